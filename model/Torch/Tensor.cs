@@ -22,6 +22,12 @@ public sealed partial class Tensor : SafeHandle
 
     public override bool IsInvalid => handle == IntPtr.Zero;
 
+    /// <summary>Takes this tensor out of its dispose scope: the caller now owns it (model parameters, state).</summary>
+    public Tensor DetachFromDisposeScope() => Scope?.Detach(this) ?? this;
+
+    /// <summary>Hands this tensor to the scope enclosing its own (a result that outlives a loop body).</summary>
+    public Tensor MoveToOuterDisposeScope() => Scope?.MoveToOuter(this) ?? this;
+
     public long Dim => Native.olm_dim(this);
 
     public long NumElements => Native.olm_numel(this);

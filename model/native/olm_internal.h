@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <atomic>
+#include <cmath>
 #include <string>
 
 #include "olm_torch.h"
@@ -22,6 +23,13 @@ inline c10::optional<at::Tensor> optional(olm_tensor t) {
 inline olm_tensor wrap(at::Tensor t) {
   live_tensors.fetch_add(1, std::memory_order_relaxed);
   return new at::Tensor(std::move(t));
+}
+
+// C# hands every scalar over as a double; an integral value goes to libtorch as an integer so that
+// integer tensors stay integer (libtorch refuses a floating alpha for them, and would promote others).
+inline at::Scalar scalar(double value) {
+  const bool integral = std::nearbyint(value) == value && std::abs(value) < 9.0e15;
+  return integral ? at::Scalar(static_cast<int64_t>(value)) : at::Scalar(value);
 }
 
 inline at::IntArrayRef dims(const int64_t* values, int64_t count) {

@@ -15,7 +15,7 @@ at::Tensor unary(int op, const at::Tensor& t, double param) {
     case OLM_RELU: return t.relu();
     case OLM_GELU: return at::gelu(t);
     case OLM_GELU_TANH: return at::gelu(t, "tanh");
-    case OLM_LEAKY_RELU: return at::leaky_relu(t, param);
+    case OLM_LEAKY_RELU: return at::leaky_relu(t, olm::scalar(param));
     case OLM_SQRT: return t.sqrt();
     case OLM_RSQRT: return t.rsqrt();
     case OLM_ABS: return t.abs();
@@ -23,13 +23,13 @@ at::Tensor unary(int op, const at::Tensor& t, double param) {
     case OLM_SIN: return t.sin();
     case OLM_COS: return t.cos();
     case OLM_LOG1P: return t.log1p();
-    case OLM_CLAMP_MIN: return t.clamp_min(param);
-    case OLM_CLAMP_MAX: return t.clamp_max(param);
-    case OLM_POW_SCALAR: return t.pow(param);
-    case OLM_RSUB_SCALAR: return at::rsub(t, param);
-    case OLM_RDIV_SCALAR: return t.reciprocal().mul(param);
-    case OLM_ADD_SCALAR: return t.add(param);
-    case OLM_MUL_SCALAR: return t.mul(param);
+    case OLM_CLAMP_MIN: return t.clamp_min(olm::scalar(param));
+    case OLM_CLAMP_MAX: return t.clamp_max(olm::scalar(param));
+    case OLM_POW_SCALAR: return t.pow(olm::scalar(param));
+    case OLM_RSUB_SCALAR: return at::rsub(t, olm::scalar(param));
+    case OLM_RDIV_SCALAR: return t.reciprocal().mul(olm::scalar(param));
+    case OLM_ADD_SCALAR: return t.add(olm::scalar(param));
+    case OLM_MUL_SCALAR: return t.mul(olm::scalar(param));
     case OLM_LOGICAL_NOT: return t.logical_not();
     default: TORCH_CHECK(false, "unknown unary op code ", op);
   }
@@ -37,8 +37,8 @@ at::Tensor unary(int op, const at::Tensor& t, double param) {
 
 at::Tensor binary(int op, const at::Tensor& a, const at::Tensor& b, double alpha) {
   switch (op) {
-    case OLM_ADD: return a.add(b, alpha);
-    case OLM_SUB: return a.sub(b, alpha);
+    case OLM_ADD: return a.add(b, olm::scalar(alpha));
+    case OLM_SUB: return a.sub(b, olm::scalar(alpha));
     case OLM_MUL: return a.mul(b);
     case OLM_DIV: return a.div(b);
     case OLM_POW: return a.pow(b);
@@ -59,21 +59,21 @@ at::Tensor binary(int op, const at::Tensor& a, const at::Tensor& b, double alpha
 // Scalar arithmetic other than division goes through unary(); this covers the rest.
 at::Tensor binary_scalar(int op, const at::Tensor& a, double b) {
   switch (op) {
-    case OLM_DIV: return a.div(b);
-    case OLM_EQ: return a.eq(b);
-    case OLM_NE: return a.ne(b);
-    case OLM_LT: return a.lt(b);
-    case OLM_LE: return a.le(b);
-    case OLM_GT: return a.gt(b);
-    case OLM_GE: return a.ge(b);
+    case OLM_DIV: return a.div(olm::scalar(b));
+    case OLM_EQ: return a.eq(olm::scalar(b));
+    case OLM_NE: return a.ne(olm::scalar(b));
+    case OLM_LT: return a.lt(olm::scalar(b));
+    case OLM_LE: return a.le(olm::scalar(b));
+    case OLM_GT: return a.gt(olm::scalar(b));
+    case OLM_GE: return a.ge(olm::scalar(b));
     default: TORCH_CHECK(false, "op code ", op, " takes no scalar operand");
   }
 }
 
 void inplace(int op, at::Tensor& self, const at::Tensor& other, double alpha) {
   switch (op) {
-    case OLM_ADD_: self.add_(other, alpha); return;
-    case OLM_SUB_: self.sub_(other, alpha); return;
+    case OLM_ADD_: self.add_(other, olm::scalar(alpha)); return;
+    case OLM_SUB_: self.sub_(other, olm::scalar(alpha)); return;
     case OLM_MUL_: self.mul_(other); return;
     case OLM_DIV_: self.div_(other); return;
     case OLM_COPY_: self.copy_(other); return;
@@ -84,11 +84,11 @@ void inplace(int op, at::Tensor& self, const at::Tensor& other, double alpha) {
 
 void inplace_scalar(int op, at::Tensor& self, double value) {
   switch (op) {
-    case OLM_ADD_SCALAR_: self.add_(value); return;
-    case OLM_MUL_SCALAR_: self.mul_(value); return;
-    case OLM_FILL_: self.fill_(value); return;
-    case OLM_CLAMP_MIN_: self.clamp_min_(value); return;
-    case OLM_CLAMP_MAX_: self.clamp_max_(value); return;
+    case OLM_ADD_SCALAR_: self.add_(olm::scalar(value)); return;
+    case OLM_MUL_SCALAR_: self.mul_(olm::scalar(value)); return;
+    case OLM_FILL_: self.fill_(olm::scalar(value)); return;
+    case OLM_CLAMP_MIN_: self.clamp_min_(olm::scalar(value)); return;
+    case OLM_CLAMP_MAX_: self.clamp_max_(olm::scalar(value)); return;
     case OLM_SQRT_: self.sqrt_(); return;
     default: TORCH_CHECK(false, "unknown in-place scalar op code ", op);
   }
@@ -114,7 +114,7 @@ olm_tensor olm_where(olm_tensor condition, olm_tensor a, olm_tensor b) {
   OLM_RETURN_TENSOR(at::where(ref(condition), ref(a), ref(b)))
 }
 olm_tensor olm_masked_fill(olm_tensor t, olm_tensor mask, double value) {
-  OLM_RETURN_TENSOR(ref(t).masked_fill(ref(mask), value))
+  OLM_RETURN_TENSOR(ref(t).masked_fill(ref(mask), olm::scalar(value)))
 }
 olm_tensor olm_tril(olm_tensor t, int64_t diagonal) { OLM_RETURN_TENSOR(ref(t).tril(diagonal)) }
 olm_tensor olm_triu(olm_tensor t, int64_t diagonal) { OLM_RETURN_TENSOR(ref(t).triu(diagonal)) }
@@ -125,10 +125,10 @@ int olm_inplace(int op, olm_tensor self, olm_tensor other, double alpha) {
 }
 int olm_inplace_scalar(int op, olm_tensor self, double value) { OLM_RETURN_STATUS(inplace_scalar(op, ref(self), value)) }
 int olm_addcmul_(olm_tensor self, olm_tensor t1, olm_tensor t2, double value) {
-  OLM_RETURN_STATUS(ref(self).addcmul_(ref(t1), ref(t2), value))
+  OLM_RETURN_STATUS(ref(self).addcmul_(ref(t1), ref(t2), olm::scalar(value)))
 }
 int olm_addcdiv_(olm_tensor self, olm_tensor t1, olm_tensor t2, double value) {
-  OLM_RETURN_STATUS(ref(self).addcdiv_(ref(t1), ref(t2), value))
+  OLM_RETURN_STATUS(ref(self).addcdiv_(ref(t1), ref(t2), olm::scalar(value)))
 }
 int olm_normal_(olm_tensor self, double mean, double std) { OLM_RETURN_STATUS(ref(self).normal_(mean, std)) }
 int olm_uniform_(olm_tensor self, double low, double high) { OLM_RETURN_STATUS(ref(self).uniform_(low, high)) }
@@ -137,7 +137,7 @@ int olm_uniform_(olm_tensor self, double low, double high) { OLM_RETURN_STATUS(r
 olm_tensor olm_matmul(olm_tensor a, olm_tensor b) { OLM_RETURN_TENSOR(ref(a).matmul(ref(b))) }
 olm_tensor olm_bmm(olm_tensor a, olm_tensor b) { OLM_RETURN_TENSOR(ref(a).bmm(ref(b))) }
 olm_tensor olm_addmm(olm_tensor bias, olm_tensor a, olm_tensor b, double beta, double alpha) {
-  OLM_RETURN_TENSOR(at::addmm(ref(bias), ref(a), ref(b), beta, alpha))
+  OLM_RETURN_TENSOR(at::addmm(ref(bias), ref(a), ref(b), olm::scalar(beta), olm::scalar(alpha)))
 }
 olm_tensor olm_linear(olm_tensor x, olm_tensor weight, olm_tensor bias) {
   OLM_RETURN_TENSOR(at::linear(ref(x), ref(weight), olm::optional(bias)))

@@ -87,7 +87,7 @@ int olm_copy_to_host(olm_tensor t, void* dst, int64_t nbytes) {
 // ---- creation ----
 olm_tensor olm_full(const int64_t* shape, int64_t ndim, double value, int dtype, int device_type,
                     int device_index, int requires_grad) {
-  OLM_RETURN_TENSOR(at::full(olm::dims(shape, ndim), value, olm::options(dtype, device_type, device_index))
+  OLM_RETURN_TENSOR(at::full(olm::dims(shape, ndim), olm::scalar(value), olm::options(dtype, device_type, device_index))
                         .requires_grad_(requires_grad != 0))
 }
 olm_tensor olm_arange(double start, double end, double step, int dtype, int device_type, int device_index) {

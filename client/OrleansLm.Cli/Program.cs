@@ -1,0 +1,9 @@
+using System.CommandLine;
+using OrleansLm.Cli;
+
+var root = new RootCommand("olm: train language models and sample from them on an OrleansLm cluster")
+{
+    DemoCommand.Create(),
+    HealthCommand.Create(),
+};
+return await root.Parse(args).InvokeAsync();

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what OrleansLm needs on Debian 12 with the .NET 10 SDK. Idempotent: apt runs only when a
+# package is missing.
+#   libtorch-dev + libopenblas0-pthread  tensors (without OpenBLAS libtorch uses reference BLAS, ~30x slower)
+#   cmake, g++                           the native shim (model/native), built by `dotnet build`
+#   python3-torch                        the PyTorch peer for parity tests and benchmarks (/usr/bin/python3)
+#   fortunes-min                         the demo corpus of `olm demo`
+set -euo pipefail
+
+packages=(cmake g++ libtorch-dev libopenblas0-pthread python3-torch python3-numpy fortunes-min curl)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+
+if ((${#missing[@]})); then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  echo "setup: installing ${missing[*]}"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}"
+fi
+
+if ! command -v dotnet >/dev/null; then
+  echo "setup: error: the .NET 10 SDK is not on PATH (https://learn.microsoft.com/dotnet/core/install/linux-debian)" >&2
+  exit 1
+fi
+
+blas=$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 || true)
+case "$blas" in
+  *openblas*) ;;
+  *) echo "setup: warning: libblas.so.3 resolves to $blas, not OpenBLAS; matmul will be slow" >&2 ;;
+esac

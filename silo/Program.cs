@@ -1,0 +1,35 @@
+using Microsoft.Extensions.Options;
+using OrleansLm.Model.Torch;
+using OrleansLm.Protos.V1;
+using OrleansLm.Silo;
+using OrleansLm.Silo.Gateway;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.Configuration.AddEnvironmentVariables(prefix: "OLM_");
+builder.Services.AddOptions<SiloOptions>()
+    .Bind(builder.Configuration.GetSection(SiloOptions.Section))
+    .ValidateDataAnnotations()
+    .ValidateOnStart();
+builder.Services.AddSingleton<SiloHealthProbe>();
+
+var app = builder.Build();
+app.MapHealthEndpoint();
+
+app.Lifetime.ApplicationStarted.Register(() =>
+{
+    var options = app.Services.GetRequiredService<IOptions<SiloOptions>>().Value;
+    var health = app.Services.GetRequiredService<SiloHealthProbe>().Check();
+    if (health.Status == SiloHealth.Types.Status.Serving && options.TorchThreads > 0)
+    {
+        LibTorch.NumThreads = options.TorchThreads;
+        health.TorchThreads = options.TorchThreads;
+    }
+    app.Logger.LogInformation("Silo {Name} started: {Status}, libtorch {TorchVersion} with {Threads} threads, {Cuda} CUDA devices, listening on {Urls}",
+        health.SiloName, health.Status, health.TorchVersion, health.TorchThreads, health.CudaDevices, string.Join(", ", app.Urls));
+    if (health.Detail.Length > 0) app.Logger.LogError("Silo cannot do model work: {Detail}", health.Detail);
+});
+
+app.Run();
+
+/// <summary>Entry point; public so integration tests can host the silo in-process.</summary>
+public partial class Program;

@@ -1,0 +1,17 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace OrleansLm.Silo;
+
+/// <summary>The "Silo" configuration section (appsettings.json, OLM_Silo__* environment variables).</summary>
+public sealed class SiloOptions
+{
+    public const string Section = "Silo";
+
+    /// <summary>Name this silo reports; defaults to the host name.</summary>
+    [Required(AllowEmptyStrings = false)]
+    public string Name { get; set; } = Environment.MachineName;
+
+    /// <summary>libtorch intra-op threads; 0 keeps libtorch's default.</summary>
+    [Range(0, 1024)]
+    public int TorchThreads { get; set; }
+}
