@@ -25,7 +25,7 @@ public readonly record struct Device(DeviceType Type, int Index = -1)
             "cuda" => DeviceType.Cuda,
             _ => throw new FormatException($"unknown device '{text}': expected cpu, cuda or cuda:N"),
         };
-        if (parts.Length == 1) return type == DeviceType.Cuda ? Cuda() : Cpu;
+        if (parts.Length == 1) return new Device(type);  // "cuda" is the current CUDA device, as in PyTorch
         if (parts.Length == 2 && int.TryParse(parts[1], out var index) && index >= 0) return new Device(type, index);
         throw new FormatException($"bad device index in '{text}': expected a non-negative integer after ':'");
     }

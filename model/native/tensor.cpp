@@ -1,7 +1,7 @@
 // Runtime, lifecycle, metadata, creation, shape and autograd entry points.
 #include <ATen/Parallel.h>
-#include <ATen/detail/CUDAHooksInterface.h>
 #include <c10/core/GradMode.h>
+#include <torch/cuda.h>
 #include <torch/version.h>
 
 #include <cstring>
@@ -37,7 +37,7 @@ int olm_set_num_threads(int threads) { OLM_RETURN_STATUS(at::set_num_threads(thr
 int olm_get_num_threads(void) { return at::get_num_threads(); }
 int olm_cuda_device_count(void) {
   try {
-    return at::globalContext().hasCUDA() ? static_cast<int>(at::detail::getCUDAHooks().getNumGPUs()) : 0;
+    return static_cast<int>(torch::cuda::device_count());
   }
   OLM_CATCH(-1)
 }
@@ -170,7 +170,22 @@ int olm_grad(olm_tensor t, olm_tensor* out) {
   OLM_CATCH(-1)
 }
 int olm_set_grad(olm_tensor t, olm_tensor grad) {
-  OLM_RETURN_STATUS(ref(t).mutable_grad() = grad == nullptr ? at::Tensor() : ref(grad))
+  try {
+    at::Tensor& self = ref(t);
+    if (grad != nullptr) {
+      // The checks torch.Tensor.grad's setter makes: an optimizer would otherwise broadcast a wrong gradient.
+      const at::Tensor& g = ref(grad);
+      TORCH_CHECK(g.sizes() == self.sizes(), "assigned grad has data of a different size: expected ", self.sizes(),
+                  ", got ", g.sizes());
+      TORCH_CHECK(g.scalar_type() == self.scalar_type(), "assigned grad has data of a different type: expected ",
+                  self.scalar_type(), ", got ", g.scalar_type());
+      TORCH_CHECK(g.device() == self.device(), "assigned grad has data located on a different device: expected ",
+                  self.device(), ", got ", g.device());
+    }
+    self.mutable_grad() = grad == nullptr ? at::Tensor() : ref(grad);
+    return 0;
+  }
+  OLM_CATCH(-1)
 }
 olm_tensor olm_detach(olm_tensor t) { OLM_RETURN_TENSOR(ref(t).detach()) }
 int olm_is_leaf(olm_tensor t) { return ref(t).is_leaf() ? 1 : 0; }
