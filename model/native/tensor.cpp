@@ -4,6 +4,8 @@
 #include <torch/cuda.h>
 #include <torch/version.h>
 
+#include <dlfcn.h>
+
 #include <cstring>
 #include <vector>
 
@@ -24,6 +26,18 @@ std::vector<at::Tensor> tensor_list(const olm_tensor* tensors, int64_t count) {
   for (int64_t i = 0; i < count; ++i) list.push_back(ref(tensors[i]));
   return list;
 }
+// Debian's libtorch runs its GEMMs in OpenBLAS's own thread pool, which at::set_num_threads does
+// not reach. OpenBLAS is looked up only if already loaded, so builds against MKL or CUDA are unaffected.
+void set_openblas_threads(int threads) {
+  for (const char* library : {"libopenblas.so.0", "libblas.so.3"}) {
+    void* handle = dlopen(library, RTLD_LAZY | RTLD_NOLOAD);
+    if (handle == nullptr) continue;
+    auto set = reinterpret_cast<void (*)(int)>(dlsym(handle, "openblas_set_num_threads"));
+    if (set != nullptr) set(threads);
+    dlclose(handle);
+    if (set != nullptr) return;
+  }
+}
 }  // namespace
 
 extern "C" {
@@ -33,7 +47,14 @@ const char* olm_version(void) { return TORCH_VERSION; }
 int64_t olm_live_tensors(void) { return olm::live_tensors.load(std::memory_order_relaxed); }
 
 int olm_manual_seed(uint64_t seed) { OLM_RETURN_STATUS(at::manual_seed(seed)) }
-int olm_set_num_threads(int threads) { OLM_RETURN_STATUS(at::set_num_threads(threads)) }
+int olm_set_num_threads(int threads) {
+  try {
+    at::set_num_threads(threads);
+    set_openblas_threads(threads);
+    return 0;
+  }
+  OLM_CATCH(-1)
+}
 int olm_get_num_threads(void) { return at::get_num_threads(); }
 int olm_cuda_device_count(void) {
   try {
