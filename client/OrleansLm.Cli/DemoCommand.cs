@@ -21,7 +21,7 @@ public static class DemoCommand
         var defaults = new SmokeConfig();
         var corpus = new Option<FileInfo[]>("--corpus") { Description = "UTF-8 text files to train on (default: Debian's fortunes)", AllowMultipleArgumentsPerToken = true };
         var steps = new Option<int>("--steps") { Description = "SGD steps", DefaultValueFactory = _ => defaults.Steps };
-        var threads = new Option<int>("--threads") { Description = "libtorch threads (0 = libtorch's default)", DefaultValueFactory = _ => 0 };
+        var threads = new Option<int>("--threads") { Description = "libtorch threads (0 = libtorch's default; small models run fastest on one)", DefaultValueFactory = _ => 0 };
         var seed = new Option<ulong>("--seed") { Description = "random seed", DefaultValueFactory = _ => defaults.Seed };
         var command = new Command("demo", "Train a tiny character-level model in-process and print a sample") { corpus, steps, threads, seed };
         command.SetAction((parse, cancellation) =>
@@ -43,7 +43,7 @@ public static class DemoCommand
         if (threads > 0) LibTorch.NumThreads = threads;
         var config = new SmokeConfig(Steps: steps, Seed: seed);
         using var trainer = new SmokeTrainer(text, config);
-        AnsiConsole.MarkupLineInterpolated($"[bold]olm demo[/]: {text.Length:N0} characters, vocabulary {trainer.VocabularySize}, {trainer.ParameterCount:N0} parameters, libtorch {LibTorch.Version} on {LibTorch.NumThreads} threads");
+        AnsiConsole.MarkupLineInterpolated($"[bold]olm demo[/]: {text.Length:N0} characters, vocabulary {trainer.VocabularySize}, {trainer.ParameterCount:N0} parameters, libtorch {LibTorch.Version}, {LibTorch.NumThreads} thread(s)");
         trainer.Train(new ConsoleProgress(), cancellation);
         AnsiConsole.MarkupLine("[bold]sample[/]:");
         AnsiConsole.WriteLine(trainer.Sample("A ", 300));
