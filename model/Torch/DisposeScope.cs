@@ -19,15 +19,6 @@ public sealed class DisposeScope : IDisposable
     /// <summary>The innermost active scope of this async context, if any.</summary>
     public static DisposeScope? Current => current.Value;
 
-    /// <summary>How many tensors this scope still owns.</summary>
-    public int OwnedCount
-    {
-        get
-        {
-            lock (owned) return owned.Count(t => t is not null && !t.IsClosed);
-        }
-    }
-
     public static DisposeScope Enter()
     {
         var scope = new DisposeScope(current.Value);

@@ -2,6 +2,7 @@ using OrleansLm.Model.Torch;
 
 namespace OrleansLm.Model.Tests;
 
+[Collection(NativeStateCollection.Name)]
 public class TensorBasicsTests
 {
     [Fact]
@@ -40,6 +41,25 @@ public class TensorBasicsTests
         LibTorch.LiveTensorCount.Should().Be(before + 1);
         kept.IsClosed.Should().BeFalse();
         kept.Dispose();
+        LibTorch.LiveTensorCount.Should().Be(before);
+    }
+
+    [Fact]
+    public void NestedScopesHandResultsOutwardAndFreeThemWithTheOuterScope()
+    {
+        var before = LibTorch.LiveTensorCount;
+        Tensor fromInner;
+        using (var outer = DisposeScope.Enter())
+        {
+            using (DisposeScope.Enter())
+            {
+                var x = Tensor.Ones([3]);
+                fromInner = (x * 2).MoveToOuterDisposeScope();
+            }
+            LibTorch.LiveTensorCount.Should().Be(before + 1, "the inner scope freed everything but the moved result");
+            fromInner.ToArray<float>().Should().Equal(2, 2, 2);
+        }
+        fromInner.IsClosed.Should().BeTrue("the outer scope owned the moved result");
         LibTorch.LiveTensorCount.Should().Be(before);
     }
 }
