@@ -102,6 +102,7 @@ internal static unsafe partial class Native
     [LibraryImport(Library)] internal static partial int olm_set_grad(Tensor t, Tensor? grad);
     [LibraryImport(Library)] internal static partial IntPtr olm_detach(Tensor t);
     [LibraryImport(Library)] internal static partial int olm_is_leaf(Tensor t);
+    [LibraryImport(Library)] internal static partial int olm_set_data(Tensor t, Tensor data);
 
     internal static string LastError() => Marshal.PtrToStringUTF8(olm_last_error()) ?? "unknown libtorch error";
 

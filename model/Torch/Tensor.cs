@@ -86,6 +86,12 @@ public sealed partial class Tensor : SafeHandle
 
     public Tensor Detach() => Wrap(Native.olm_detach(this));
 
+    /// <summary>
+    /// Replaces this tensor's data (shape, dtype, device may change) while keeping its identity, as
+    /// PyTorch's <c>param.data = ...</c>: modules and optimizers holding this tensor see the new data.
+    /// </summary>
+    public void SetData(Tensor data) => Native.Check(Native.olm_set_data(this, data));
+
     public Tensor Clone() => Wrap(Native.olm_clone(this));
 
     public Tensor To(ScalarType dtype) => To(dtype, Device);

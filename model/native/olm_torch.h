@@ -151,6 +151,7 @@ OLM_API int olm_backward(olm_tensor t, olm_tensor gradient, int retain_graph);
 OLM_API int olm_grad(olm_tensor t, olm_tensor* out);  // *out = NULL when no gradient exists
 OLM_API int olm_set_grad(olm_tensor t, olm_tensor grad);  // grad NULL clears it
 OLM_API olm_tensor olm_detach(olm_tensor t);
+OLM_API int olm_set_data(olm_tensor t, olm_tensor data);  // swaps storage, keeps identity (Parameter.data = ...)
 OLM_API int olm_is_leaf(olm_tensor t);
 
 #ifdef __cplusplus

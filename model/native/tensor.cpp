@@ -209,6 +209,7 @@ int olm_set_grad(olm_tensor t, olm_tensor grad) {
   OLM_CATCH(-1)
 }
 olm_tensor olm_detach(olm_tensor t) { OLM_RETURN_TENSOR(ref(t).detach()) }
+int olm_set_data(olm_tensor t, olm_tensor data) { OLM_RETURN_STATUS(ref(t).set_data(ref(data))) }
 int olm_is_leaf(olm_tensor t) { return ref(t).is_leaf() ? 1 : 0; }
 
 }  // extern "C"
