@@ -15,6 +15,15 @@ public enum ScalarType
 
 internal static class ScalarTypes
 {
+    internal static int ElementSize(ScalarType type) => type switch
+    {
+        ScalarType.Byte or ScalarType.Bool => 1,
+        ScalarType.Float16 or ScalarType.BFloat16 => 2,
+        ScalarType.Int32 or ScalarType.Float32 => 4,
+        ScalarType.Int64 or ScalarType.Float64 => 8,
+        _ => throw new NotSupportedException($"unknown scalar type {type}"),
+    };
+
     internal static ScalarType Of<T>() where T : unmanaged =>
         typeof(T) == typeof(float) ? ScalarType.Float32
         : typeof(T) == typeof(double) ? ScalarType.Float64

@@ -59,6 +59,18 @@ public sealed partial class Tensor
             return Wrap(Native.olm_from_host(values, p, shape.Length, (int)ScalarTypes.Of<T>(), (int)d.Type, d.Index, requiresGrad ? 1 : 0));
     }
 
+    /// <summary>A tensor of <paramref name="dtype"/> from raw little-endian bytes in row-major order.</summary>
+    internal static unsafe Tensor FromBytes(ReadOnlySpan<byte> data, ReadOnlySpan<long> shape, ScalarType dtype)
+    {
+        long expected = ScalarTypes.ElementSize(dtype);
+        foreach (var size in shape) expected *= size;
+        if (expected != data.Length)
+            throw new TorchException($"{dtype} shape [{string.Join(", ", shape.ToArray())}] needs {expected} bytes but {data.Length} were given");
+        fixed (byte* values = data)
+        fixed (long* p = shape)
+            return Wrap(Native.olm_from_host(values, p, shape.Length, (int)dtype, (int)DeviceType.Cpu, -1, 0));
+    }
+
     /// <summary>A one-dimensional tensor holding <paramref name="data"/>.</summary>
     public static Tensor FromArray<T>(params ReadOnlySpan<T> data) where T : unmanaged => FromArray(data, [data.Length]);
 

@@ -132,6 +132,14 @@ public sealed partial class Tensor : SafeHandle
             Native.Check(Native.olm_copy_to_host(this, data, (long)destination.Length * sizeof(T)));
     }
 
+    /// <summary>The raw little-endian bytes of the elements in row-major order (any dtype).</summary>
+    internal unsafe byte[] ToBytes()
+    {
+        var bytes = new byte[NumElements * ScalarTypes.ElementSize(DType)];
+        fixed (byte* data = bytes) Native.Check(Native.olm_copy_to_host(this, data, bytes.Length));
+        return bytes;
+    }
+
     public override string ToString() =>
         IsClosed ? "Tensor(disposed)" : $"Tensor[{string.Join(", ", Shape)}] {DType} {Device}";
 

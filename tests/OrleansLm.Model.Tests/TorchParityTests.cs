@@ -16,10 +16,7 @@ namespace OrleansLm.Model.Tests;
 [Collection(NativeStateCollection.Name)]
 public class TorchParityTests(TorchParityTests.Reference reference) : IClassFixture<TorchParityTests.Reference>
 {
-    /// <summary>Debian's interpreter, which has python3-torch; the python3 on PATH may be a pyenv without torch.</summary>
-    public const string PythonPath = "/usr/bin/python3";
-
-    public static readonly TimeSpan ScriptTimeout = TimeSpan.FromSeconds(120);
+    public static readonly TimeSpan ScriptTimeout = PythonPeer.DefaultTimeout;
 
     /// <summary>Element-wise bound: |ours − torch| ≤ Tolerance + Tolerance·|torch|.</summary>
     public const double Tolerance = 1e-5;
@@ -162,47 +159,9 @@ public class TorchParityTests(TorchParityTests.Reference reference) : IClassFixt
             return Results[name];
         }
 
-        private static string? RunScript(string inputPath, string outputPath)
-        {
-            var script = Path.Combine(AppContext.BaseDirectory, "parity", "torch_parity.py");
-            if (!File.Exists(script)) return $"{script} is missing: the test project should copy parity/** to its output";
-            if (!File.Exists(PythonPath))
-                return $"{PythonPath} does not exist: the parity tests need Debian's python3 with python3-torch (apt-get install python3-torch)";
-
-            var start = new ProcessStartInfo(PythonPath)
-            {
-                RedirectStandardError = true,
-                RedirectStandardOutput = true,
-                UseShellExecute = false,
-            };
-            foreach (var argument in new[] { "-I", script, inputPath, outputPath }) start.ArgumentList.Add(argument);
-            Process process;
-            try
-            {
-                process = Process.Start(start) ?? throw new InvalidOperationException("Process.Start returned null");
-            }
-            catch (Win32Exception e)
-            {
-                return $"cannot start {PythonPath}: {e.Message}";
-            }
-            using (process)
-            {
-                var stdout = process.StandardOutput.ReadToEndAsync();
-                var stderr = process.StandardError.ReadToEndAsync();
-                if (!process.WaitForExit(ScriptTimeout))
-                {
-                    process.Kill(entireProcessTree: true);
-                    process.WaitForExit();
-                    return $"torch_parity.py did not finish within {ScriptTimeout.TotalSeconds} s; stderr:\n{stderr.Result}";
-                }
-                process.WaitForExit();
-                if (process.ExitCode == 3)
-                    return $"{PythonPath} cannot import torch, so PyTorch parity cannot be checked. Install python3-torch. stderr:\n{stderr.Result}";
-                if (process.ExitCode != 0)
-                    return $"torch_parity.py exited with {process.ExitCode}; stderr:\n{stderr.Result}\nstdout:\n{stdout.Result}";
-                return File.Exists(outputPath) ? null : $"torch_parity.py wrote no results; stderr:\n{stderr.Result}";
-            }
-        }
+        private static string? RunScript(string inputPath, string outputPath) =>
+            PythonPeer.TryRun("torch_parity.py", [inputPath, outputPath], ScriptTimeout)
+            ?? (File.Exists(outputPath) ? null : "torch_parity.py wrote no results");
 
         private void Parse(string json)
         {
