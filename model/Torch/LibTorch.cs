@@ -27,6 +27,12 @@ public static class LibTorch
     /// <summary>Seeds libtorch's generators (CPU and CUDA) for reproducible randn, dropout and sampling.</summary>
     public static void ManualSeed(ulong seed) => Native.Check(Native.olm_manual_seed(seed));
 
+    /// <summary>The CPU generator's state (a Byte tensor), for checkpoints that resume bit-exactly.</summary>
+    public static Tensor GetRngState() => Tensor.Wrap(Native.olm_get_rng_state());
+
+    /// <summary>Restores a state from <see cref="GetRngState"/>; a malformed state is refused by libtorch.</summary>
+    public static void SetRngState(Tensor state) => Native.Check(Native.olm_set_rng_state(state));
+
     /// <summary>
     /// Disables gradient recording until disposed. libtorch's grad mode is per thread, so the scope
     /// must be disposed on the thread that entered it: do not await inside it.

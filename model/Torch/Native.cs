@@ -13,6 +13,8 @@ internal static unsafe partial class Native
     [LibraryImport(Library)] internal static partial IntPtr olm_version();
     [LibraryImport(Library)] internal static partial long olm_live_tensors();
     [LibraryImport(Library)] internal static partial int olm_manual_seed(ulong seed);
+    [LibraryImport(Library)] internal static partial IntPtr olm_get_rng_state();
+    [LibraryImport(Library)] internal static partial int olm_set_rng_state(Tensor state);
     [LibraryImport(Library)] internal static partial int olm_set_num_threads(int threads);
     [LibraryImport(Library)] internal static partial int olm_get_num_threads();
     [LibraryImport(Library)] internal static partial int olm_cuda_device_count();

@@ -44,6 +44,8 @@ OLM_API const char* olm_last_error(void);
 OLM_API const char* olm_version(void);
 OLM_API int64_t olm_live_tensors(void);
 OLM_API int olm_manual_seed(uint64_t seed);
+OLM_API olm_tensor olm_get_rng_state(void);          // the CPU generator's state as a uint8 tensor
+OLM_API int olm_set_rng_state(olm_tensor state);
 OLM_API int olm_set_num_threads(int threads);
 OLM_API int olm_get_num_threads(void);
 OLM_API int olm_cuda_device_count(void);

@@ -1,4 +1,5 @@
 // Runtime, lifecycle, metadata, creation, shape and autograd entry points.
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 #include <c10/core/GradMode.h>
 #include <torch/cuda.h>
@@ -7,6 +8,7 @@
 #include <dlfcn.h>
 
 #include <cstring>
+#include <mutex>
 #include <vector>
 
 #include "olm_internal.h"
@@ -47,6 +49,23 @@ const char* olm_version(void) { return TORCH_VERSION; }
 int64_t olm_live_tensors(void) { return olm::live_tensors.load(std::memory_order_relaxed); }
 
 int olm_manual_seed(uint64_t seed) { OLM_RETURN_STATUS(at::manual_seed(seed)) }
+olm_tensor olm_get_rng_state(void) {
+  try {
+    auto generator = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    return olm::wrap(generator.get_state());
+  }
+  OLM_CATCH(nullptr)
+}
+int olm_set_rng_state(olm_tensor state) {
+  try {
+    auto generator = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    generator.set_state(ref(state));
+    return 0;
+  }
+  OLM_CATCH(-1)
+}
 int olm_set_num_threads(int threads) {
   try {
     at::set_num_threads(threads);

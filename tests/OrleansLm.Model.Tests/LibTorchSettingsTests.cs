@@ -45,6 +45,29 @@ public class LibTorchSettingsTests
         Tensor.Randn([16]).ToArray<float>().Should().NotEqual(first);
     }
 
+    [Fact]
+    public void RestoringTheRngStateReplaysTheSameRandomStream()
+    {
+        using var scope = DisposeScope.Enter();
+        LibTorch.ManualSeed(7);
+        Tensor.Randn([5]);
+        var state = LibTorch.GetRngState();
+        var next = Tensor.Randn([8]).ToArray<float>();
+        var dropped = Functional.Dropout(Tensor.Ones([32]), 0.5, training: true).ToArray<float>();
+        LibTorch.ManualSeed(99);
+        LibTorch.SetRngState(state);
+        Tensor.Randn([8]).ToArray<float>().Should().Equal(next);
+        Functional.Dropout(Tensor.Ones([32]), 0.5, training: true).ToArray<float>().Should().Equal(dropped);
+    }
+
+    [Fact]
+    public void AMalformedRngStateIsRefused()
+    {
+        using var scope = DisposeScope.Enter();
+        var set = () => LibTorch.SetRngState(Tensor.Zeros([3], ScalarType.Byte));
+        set.Should().Throw<TorchException>().WithMessage("*size*");
+    }
+
     // Read straight from the library libtorch loaded, independently of the shim.
     private static unsafe int OpenBlasThreads()
     {
