@@ -1,5 +1,3 @@
-using System.ComponentModel;
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -16,11 +14,6 @@ namespace OrleansLm.Model.Tests;
 [Collection(NativeStateCollection.Name)]
 public class TorchParityTests(TorchParityTests.Reference reference) : IClassFixture<TorchParityTests.Reference>
 {
-    /// <summary>Debian's interpreter, which has python3-torch; the python3 on PATH may be a pyenv without torch.</summary>
-    public const string PythonPath = "/usr/bin/python3";
-
-    public static readonly TimeSpan ScriptTimeout = TimeSpan.FromSeconds(120);
-
     /// <summary>Element-wise bound: |ours − torch| ≤ Tolerance + Tolerance·|torch|.</summary>
     public const double Tolerance = 1e-5;
 
@@ -91,7 +84,7 @@ public class TorchParityTests(TorchParityTests.Reference reference) : IClassFixt
         Compare("y", y, expected with { Shape = [.. expected.Shape.Reverse()] }).Should().ContainSingle().Which.Should().Contain("shape");
     }
 
-    private static List<string> Compare(string what, Tensor actual, ReferenceTensor expected)
+    internal static List<string> Compare(string what, Tensor actual, ReferenceTensor expected)
     {
         var failures = new List<string>();
         if (!actual.Shape.SequenceEqual(expected.Shape))
@@ -124,23 +117,14 @@ public class TorchParityTests(TorchParityTests.Reference reference) : IClassFixt
     {
         public Reference()
         {
-            var directory = Path.Combine(Path.GetTempPath(), $"olm-parity-{Environment.ProcessId}-{Guid.NewGuid():N}");
-            Directory.CreateDirectory(directory);
             try
             {
-                var inputPath = Path.Combine(directory, "input.json");
-                var outputPath = Path.Combine(directory, "output.json");
-                File.WriteAllText(inputPath, ParityCases.ToJson().ToJsonString());
-                Error = RunScript(inputPath, outputPath);
-                if (Error is null) Parse(File.ReadAllText(outputPath));
+                Error = PythonReference.Run("torch_parity.py", ParityCases.ToJson().ToJsonString(), out var output);
+                if (Error is null) Parse(output);
             }
             catch (Exception e) when (e is IOException or JsonException or InvalidOperationException or KeyNotFoundException)
             {
                 Error = $"reading the parity script's results failed: {e}";
-            }
-            finally
-            {
-                try { Directory.Delete(directory, recursive: true); } catch (IOException) { }
             }
         }
 
@@ -162,48 +146,6 @@ public class TorchParityTests(TorchParityTests.Reference reference) : IClassFixt
             return Results[name];
         }
 
-        private static string? RunScript(string inputPath, string outputPath)
-        {
-            var script = Path.Combine(AppContext.BaseDirectory, "parity", "torch_parity.py");
-            if (!File.Exists(script)) return $"{script} is missing: the test project should copy parity/** to its output";
-            if (!File.Exists(PythonPath))
-                return $"{PythonPath} does not exist: the parity tests need Debian's python3 with python3-torch (apt-get install python3-torch)";
-
-            var start = new ProcessStartInfo(PythonPath)
-            {
-                RedirectStandardError = true,
-                RedirectStandardOutput = true,
-                UseShellExecute = false,
-            };
-            foreach (var argument in new[] { "-I", script, inputPath, outputPath }) start.ArgumentList.Add(argument);
-            Process process;
-            try
-            {
-                process = Process.Start(start) ?? throw new InvalidOperationException("Process.Start returned null");
-            }
-            catch (Win32Exception e)
-            {
-                return $"cannot start {PythonPath}: {e.Message}";
-            }
-            using (process)
-            {
-                var stdout = process.StandardOutput.ReadToEndAsync();
-                var stderr = process.StandardError.ReadToEndAsync();
-                if (!process.WaitForExit(ScriptTimeout))
-                {
-                    process.Kill(entireProcessTree: true);
-                    process.WaitForExit();
-                    return $"torch_parity.py did not finish within {ScriptTimeout.TotalSeconds} s; stderr:\n{stderr.Result}";
-                }
-                process.WaitForExit();
-                if (process.ExitCode == 3)
-                    return $"{PythonPath} cannot import torch, so PyTorch parity cannot be checked. Install python3-torch. stderr:\n{stderr.Result}";
-                if (process.ExitCode != 0)
-                    return $"torch_parity.py exited with {process.ExitCode}; stderr:\n{stderr.Result}\nstdout:\n{stdout.Result}";
-                return File.Exists(outputPath) ? null : $"torch_parity.py wrote no results; stderr:\n{stderr.Result}";
-            }
-        }
-
         private void Parse(string json)
         {
             using var document = JsonDocument.Parse(json);
@@ -223,7 +165,7 @@ public class TorchParityTests(TorchParityTests.Reference reference) : IClassFixt
             }
         }
 
-        private static ReferenceTensor ReadTensor(JsonElement element) => new(
+        internal static ReferenceTensor ReadTensor(JsonElement element) => new(
             element.GetProperty("shape").EnumerateArray().Select(e => e.GetInt64()).ToArray(),
             element.GetProperty("data").EnumerateArray().Select(e => e.GetDouble()).ToArray());
     }
