@@ -110,9 +110,11 @@ public sealed class TransformerLm : Module<Tensor, Tensor>, ILanguageModel
 
     public Tensor Loss(Tensor tokens, Tensor targets)
     {
-        var logits = Forward(tokens);  // [B, T, V]
+        ArgumentNullException.ThrowIfNull(tokens);
+        ArgumentNullException.ThrowIfNull(targets);
         if (!targets.Shape.SequenceEqual(tokens.Shape))
             throw new ArgumentException($"targets have shape [{string.Join(", ", targets.Shape)}], the tokens [{string.Join(", ", tokens.Shape)}]", nameof(targets));
+        var logits = Forward(tokens);  // [B, T, V]
         return Functional.CrossEntropy(logits.View(-1, VocabularySize), targets.View(-1));
     }
 
@@ -229,11 +231,16 @@ public sealed class TransformerLm : Module<Tensor, Tensor>, ILanguageModel
         }
 
         // [B, T, d] → [B, T, d]
-        public Tensor Forward(Tensor x, KeyValueCache? cache) => preNorm
-            ? Residual(Residual(x, h => attention.Forward(attentionNorm.Forward(h), cache)), h => mlp.Forward(mlpNorm.Forward(h)))
-            : mlpNorm.Forward(Residual(attentionNorm.Forward(Residual(x, h => attention.Forward(h, cache))), mlp.Forward));
-
-        private static Tensor Residual(Tensor x, Func<Tensor, Tensor> branch) => x + branch(x);
+        public Tensor Forward(Tensor x, KeyValueCache? cache)
+        {
+            if (preNorm)
+            {
+                x = x + attention.Forward(attentionNorm.Forward(x), cache);  // x + Attn(LN(x))
+                return x + mlp.Forward(mlpNorm.Forward(x));                   // x + MLP(LN(x))
+            }
+            x = attentionNorm.Forward(x + attention.Forward(x, cache));       // LN(x + Attn(x))
+            return mlpNorm.Forward(x + mlp.Forward(x));                       // LN(x + MLP(x))
+        }
     }
 
     /// <summary>The position-wise feed-forward network: GELU(x W₁ + b₁) W₂ + b₂, through a hidden width of 4d.</summary>
