@@ -1,5 +1,3 @@
-using System.ComponentModel;
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -16,8 +14,6 @@ namespace OrleansLm.Model.Tests;
 [Collection(NativeStateCollection.Name)]
 public class TorchParityTests(TorchParityTests.Reference reference) : IClassFixture<TorchParityTests.Reference>
 {
-    public static readonly TimeSpan ScriptTimeout = PythonPeer.DefaultTimeout;
-
     /// <summary>Element-wise bound: |ours − torch| ≤ Tolerance + Tolerance·|torch|.</summary>
     public const double Tolerance = 1e-5;
 
@@ -88,7 +84,7 @@ public class TorchParityTests(TorchParityTests.Reference reference) : IClassFixt
         Compare("y", y, expected with { Shape = [.. expected.Shape.Reverse()] }).Should().ContainSingle().Which.Should().Contain("shape");
     }
 
-    private static List<string> Compare(string what, Tensor actual, ReferenceTensor expected)
+    internal static List<string> Compare(string what, Tensor actual, ReferenceTensor expected)
     {
         var failures = new List<string>();
         if (!actual.Shape.SequenceEqual(expected.Shape))
@@ -121,23 +117,14 @@ public class TorchParityTests(TorchParityTests.Reference reference) : IClassFixt
     {
         public Reference()
         {
-            var directory = Path.Combine(Path.GetTempPath(), $"olm-parity-{Environment.ProcessId}-{Guid.NewGuid():N}");
-            Directory.CreateDirectory(directory);
             try
             {
-                var inputPath = Path.Combine(directory, "input.json");
-                var outputPath = Path.Combine(directory, "output.json");
-                File.WriteAllText(inputPath, ParityCases.ToJson().ToJsonString());
-                Error = RunScript(inputPath, outputPath);
-                if (Error is null) Parse(File.ReadAllText(outputPath));
+                Error = PythonReference.Run("torch_parity.py", ParityCases.ToJson().ToJsonString(), out var output);
+                if (Error is null) Parse(output);
             }
             catch (Exception e) when (e is IOException or JsonException or InvalidOperationException or KeyNotFoundException)
             {
                 Error = $"reading the parity script's results failed: {e}";
-            }
-            finally
-            {
-                try { Directory.Delete(directory, recursive: true); } catch (IOException) { }
             }
         }
 
@@ -159,10 +146,6 @@ public class TorchParityTests(TorchParityTests.Reference reference) : IClassFixt
             return Results[name];
         }
 
-        private static string? RunScript(string inputPath, string outputPath) =>
-            PythonPeer.TryRun("torch_parity.py", [inputPath, outputPath], ScriptTimeout)
-            ?? (File.Exists(outputPath) ? null : "torch_parity.py wrote no results");
-
         private void Parse(string json)
         {
             using var document = JsonDocument.Parse(json);
@@ -182,7 +165,7 @@ public class TorchParityTests(TorchParityTests.Reference reference) : IClassFixt
             }
         }
 
-        private static ReferenceTensor ReadTensor(JsonElement element) => new(
+        internal static ReferenceTensor ReadTensor(JsonElement element) => new(
             element.GetProperty("shape").EnumerateArray().Select(e => e.GetInt64()).ToArray(),
             element.GetProperty("data").EnumerateArray().Select(e => e.GetDouble()).ToArray());
     }
