@@ -22,7 +22,7 @@ public abstract record RecurrentConfig
     /// <summary>Run libtorch's fused kernels instead of the cells composed from primitives (same results to rounding).</summary>
     public bool UseFusedKernels { get; init; }
 
-    public RnnCellType CellType => RnnCellTypes.Parse(Cell, $"{GetType().Name}.{nameof(Cell)}");
+    public RnnCellType CellType => RnnCellTypes.Parse(Cell, nameof(Cell), GetType().Name);
 
     public virtual void Validate()
     {

@@ -61,9 +61,6 @@ public sealed class Rnn : Module
     /// </summary>
     public bool UseFusedKernels { get; set; }
 
-    /// <summary>The cell of <paramref name="layer"/> in <paramref name="direction"/> (0 forward, 1 backward).</summary>
-    public RecurrentCell Cell(int layer, int direction = 0) => cells[layer][direction];
-
     /// <summary>All-zero state for <paramref name="batchSize"/> sequences: h (and c) [D·L, B, H].</summary>
     public RnnState ZeroState(long batchSize, ScalarType dtype = ScalarType.Float32, Device? device = null)
     {

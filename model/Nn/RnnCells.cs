@@ -12,13 +12,17 @@ public enum RnnCellType
 
 public static class RnnCellTypes
 {
-    /// <summary>Reads "elman", "lstm" or "gru" (any case); <paramref name="field"/> names the setting in the error.</summary>
-    public static RnnCellType Parse(string? name, string field) => name?.Trim().ToLowerInvariant() switch
+    /// <summary>
+    /// Reads "elman", "lstm" or "gru" (any case). The error names <paramref name="field"/>, prefixed by the
+    /// <paramref name="config"/> it belongs to when given.
+    /// </summary>
+    public static RnnCellType Parse(string? name, string field, string? config = null) => name?.Trim().ToLowerInvariant() switch
     {
         "elman" => RnnCellType.Elman,
         "lstm" => RnnCellType.Lstm,
         "gru" => RnnCellType.Gru,
-        _ => throw new ArgumentException($"{field}: unknown recurrent cell '{name}' (expected elman, lstm or gru)", field),
+        _ => throw new ArgumentException(
+            $"{(config is null ? "" : config + ".")}{field}: unknown recurrent cell '{name}' (expected elman, lstm or gru)", field),
     };
 
     public static RecurrentCell Create(RnnCellType type, long inputSize, long hiddenSize) => type switch

@@ -59,6 +59,31 @@ public class RnnTests
             MaxDifference(composed.Grads[i], fused.Grads[i]).Should().BeLessThan(tolerance * 10, $"gradient of {names[i]}");
     }
 
+    [Theory]
+    [InlineData(RnnCellType.Elman)]
+    [InlineData(RnnCellType.Lstm)]
+    [InlineData(RnnCellType.Gru)]
+    public void ACellStepByStepEqualsItsScanForwardAndBackward(RnnCellType type)
+    {
+        LibTorch.ManualSeed(12);
+        using var cell = RnnCellTypes.Create(type, inputSize: 3, hiddenSize: 5);
+        using var scope = DisposeScope.Enter();
+        var x = Tensor.Randn([2, 4, 3]);
+        var start = new CellState(Tensor.Randn([2, 5]), type == RnnCellType.Lstm ? Tensor.Randn([2, 5]) : null);
+        foreach (var reverse in new[] { false, true })
+        {
+            var (outputs, final) = cell.Scan(x, start, reverse);
+            var state = start;
+            foreach (var t in reverse ? [3, 2, 1, 0] : new[] { 0, 1, 2, 3 })
+            {
+                state = cell.Forward(x.Select(1, t), state);
+                MaxDifference(outputs.Select(1, t), state.Hidden).Should().BeLessThan(1e-6, $"h at t = {t}, reverse = {reverse}");
+            }
+            MaxDifference(final.Hidden, state.Hidden).Should().Be(0);
+            if (type == RnnCellType.Lstm) MaxDifference(final.Cell!, state.Cell!).Should().Be(0);
+        }
+    }
+
     [Fact]
     public void ParametersHavePyTorchsNamesShapesAndInitialisation()
     {
@@ -88,8 +113,8 @@ public class RnnTests
     {
         var zeroLayers = () => new Rnn(RnnCellType.Elman, 3, 4, numLayers: 0);
         zeroLayers.Should().Throw<ArgumentOutOfRangeException>().WithParameterName("numLayers");
-        var unknown = () => RnnCellTypes.Parse("transformer", "Model.Cell");
-        unknown.Should().Throw<ArgumentException>().WithMessage("Model.Cell: unknown recurrent cell 'transformer'*");
+        var unknown = () => RnnCellTypes.Parse("transformer", "Cell", "Model");
+        unknown.Should().Throw<ArgumentException>().WithParameterName("Cell").WithMessage("Model.Cell: unknown recurrent cell 'transformer'*");
 
         using var rnn = new Rnn(RnnCellType.Lstm, 3, 4);
         using var scope = DisposeScope.Enter();
