@@ -85,9 +85,19 @@ public sealed partial class Tensor
     public static Tensor Addmm(Tensor bias, Tensor a, Tensor b, double beta = 1, double alpha = 1) =>
         Wrap(Native.olm_addmm(bias, a, b, beta, alpha));
 
-    private static unsafe Tensor Combine(IReadOnlyList<Tensor> tensors, long dim, bool stack)
+    private static unsafe Tensor Combine(IReadOnlyList<Tensor> tensors, long dim, bool stack) =>
+        WithHandles(tensors, handles =>
+        {
+            fixed (IntPtr* p = handles)
+                return Wrap(stack ? Native.olm_stack(p, handles.Length, dim) : Native.olm_cat(p, handles.Length, dim));
+        });
+
+    /// <summary>
+    /// Calls native code that takes an array of tensor handles: lists marshal by hand, so each element is
+    /// checked and referenced here for the call's duration, as TensorMarshaller does for single arguments.
+    /// </summary>
+    internal static T WithHandles<T>(IReadOnlyList<Tensor> tensors, Func<IntPtr[], T> call)
     {
-        // The list marshals by hand, so each element is referenced here for the call's duration.
         var handles = new IntPtr[tensors.Count];
         var referenced = new bool[tensors.Count];
         try
@@ -98,8 +108,7 @@ public sealed partial class Tensor
                 tensors[i].DangerousAddRef(ref referenced[i]);
                 handles[i] = tensors[i].DangerousGetHandle();
             }
-            fixed (IntPtr* p = handles)
-                return Wrap(stack ? Native.olm_stack(p, handles.Length, dim) : Native.olm_cat(p, handles.Length, dim));
+            return call(handles);
         }
         finally
         {

@@ -13,27 +13,13 @@ public sealed partial class Tensor
         FusedRnnMode mode, Tensor input, Tensor h0, Tensor? c0, IReadOnlyList<Tensor> weights,
         int numLayers, double dropout, bool train, bool bidirectional)
     {
-        // The list marshals by hand, so each element is referenced here for the call's duration.
-        var handles = new IntPtr[weights.Count];
-        var referenced = new bool[weights.Count];
-        try
+        return WithHandles(weights, handles =>
         {
-            for (var i = 0; i < weights.Count; i++)
-            {
-                if (weights[i].IsClosed) throw DisposedError();
-                weights[i].DangerousAddRef(ref referenced[i]);
-                handles[i] = weights[i].DangerousGetHandle();
-            }
             IntPtr output, h, c;
             fixed (IntPtr* p = handles)
                 Native.Check(Native.olm_rnn_fused(mode, input, h0, c0, p, handles.Length, numLayers, dropout,
                     train ? 1 : 0, bidirectional ? 1 : 0, out output, out h, out c));
             return (new Tensor(output), new Tensor(h), c == IntPtr.Zero ? null : new Tensor(c));
-        }
-        finally
-        {
-            for (var i = 0; i < weights.Count; i++)
-                if (referenced[i]) weights[i].DangerousRelease();
-        }
+        });
     }
 }
