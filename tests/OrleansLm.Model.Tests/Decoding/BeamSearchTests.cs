@@ -64,6 +64,31 @@ public class BeamSearchTests
         beams.Select(b => b.Score).Should().Equal(all.Select(h => h.Score), (a, b) => Math.Abs(a - b) < 1e-6);
     }
 
+    [Theory]
+    [InlineData(0.0, new[] { 0 })]
+    [InlineData(2.0, new[] { 2, 2, 2, 2, 2 })]
+    public void ALongerHypothesisCanWinAfterAShortOneHasEnded(double lengthPenalty, int[] best)
+    {
+        // After the prompt the end token 0 has p = 0.9 (score ln 0.9 ≈ −0.105 at length 1) and token 2 has 0.1;
+        // 2 then repeats almost surely. At α = 2 the run 2 2 2 2 2 scores ln 0.1 / 5² ≈ −0.092 and wins, but only a
+        // search that keeps going after the first hypothesis ended (its live beam's bound is −2.3 / 5², not −2.3)
+        // finds it.
+        const double tiny = 1e-9;
+        var p = new double[3, 3];
+        for (var i = 0; i < 3; i++)
+            for (var j = 0; j < 3; j++) p[i, j] = tiny;
+        p[1, 0] = 0.9;
+        p[1, 2] = 0.1;
+        p[2, 2] = 1;
+        p[0, 0] = 1;
+        using var model = TableLm.FromProbabilities(p);
+
+        var beam = BeamSearch.Search(model, [1],
+            new BeamSearchOptions { BeamWidth = 1, MaxNewTokens = 5, EndToken = 0, LengthPenalty = lengthPenalty }).Single();
+
+        beam.Tokens.Should().Equal(best);
+    }
+
     [Fact]
     public void HypothesesCarryTheModelsLogProbsAndLengthPenalisedScores()
     {
