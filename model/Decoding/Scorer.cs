@@ -53,11 +53,12 @@ public static class Scorer
             var inputs = batch.SelectMany(s => s.Take(s.Count - 1).Concat(Enumerable.Repeat(0, steps - (s.Count - 1))));
             var targets = batch.SelectMany(s => s.Skip(1).Concat(Enumerable.Repeat(ignored, steps - (s.Count - 1))));
             var logits = model.Forward(TokenTensors.Of(inputs, [batch.Length, steps], device));   // [B, T − 1, V]
+            // In the model's own precision: a float64 copy of [B, T − 1, V] logits would double their memory.
             var surprisal = Functional.CrossEntropy(
-                logits.To(ScalarType.Float64).Reshape(-1, model.VocabularySize),
+                logits.Reshape(-1, model.VocabularySize),
                 TokenTensors.Of(targets, [batch.Length * steps], device),
                 Reduction.None,
-                ignoreIndex: ignored).ToArray<double>();   // [B · (T − 1)]
+                ignoreIndex: ignored).To(ScalarType.Float64).ToArray<double>();   // [B · (T − 1)]
             for (var b = 0; b < batch.Length; b++)
                 scores.Add(new SequenceScore(surprisal[(b * steps)..(b * steps + batch[b].Count - 1)]));
         }
