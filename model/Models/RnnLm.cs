@@ -72,12 +72,7 @@ public sealed class RnnLm : Module, ILanguageModel
         return (logits.MoveToOuterDisposeScope(), final.MoveToOuterDisposeScope());
     }
 
-    public Tensor Loss(Tensor tokens, Tensor targets)
-    {
-        using var scope = DisposeScope.Enter();
-        var logits = Forward(tokens);  // [B, T, V]
-        return Functional.CrossEntropy(logits.Reshape(-1, VocabularySize), targets.Reshape(-1)).MoveToOuterDisposeScope();
-    }
+    public Tensor Loss(Tensor tokens, Tensor targets) => NextTokenLoss.Of(this, tokens, targets);
 
     public IDecodingState BeginDecoding(int batchSize)
     {

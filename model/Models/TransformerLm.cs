@@ -108,15 +108,7 @@ public sealed class TransformerLm : Module<Tensor, Tensor>, ILanguageModel
         return Logits(Hidden(tokens, past: 0, caches: null));
     }
 
-    public Tensor Loss(Tensor tokens, Tensor targets)
-    {
-        ArgumentNullException.ThrowIfNull(tokens);
-        ArgumentNullException.ThrowIfNull(targets);
-        if (!targets.Shape.SequenceEqual(tokens.Shape))
-            throw new ArgumentException($"targets have shape [{string.Join(", ", targets.Shape)}], the tokens [{string.Join(", ", tokens.Shape)}]", nameof(targets));
-        var logits = Forward(tokens);  // [B, T, V]
-        return Functional.CrossEntropy(logits.View(-1, VocabularySize), targets.View(-1));
-    }
+    public Tensor Loss(Tensor tokens, Tensor targets) => NextTokenLoss.Of(this, tokens, targets);
 
     public IDecodingState BeginDecoding(int batchSize)
     {

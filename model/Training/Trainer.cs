@@ -29,7 +29,7 @@ public sealed record TrainerOptions
     /// <summary>Global-norm gradient clipping; 0 disables it.</summary>
     public double GradientClip { get; init; } = 1.0;
 
-    /// <summary>Micro-batches per step; each contributes loss / k to the gradient.</summary>
+    /// <summary>Micro-batches per step (equal row slices of the step's batch); each contributes loss / k to the gradient.</summary>
     public int GradientAccumulation { get; init; } = 1;
 
     public NonFinitePolicy OnNonFinite { get; init; } = NonFinitePolicy.Stop;
@@ -230,7 +230,7 @@ public sealed class Trainer
         var k = options.GradientAccumulation;
         for (var micro = 0; micro < k; micro++)
         {
-            var (inputs, targets) = train.Batch(Step * k + micro);
+            var (inputs, targets) = train.Batch(Step, micro, k);
             var microLoss = model.Loss(inputs, targets);
             (microLoss / k).Backward();
             loss += microLoss.ToDouble() / k;
