@@ -20,15 +20,8 @@ public static class HealthCommand
     private static async Task<int> RunAsync(string urlText, double timeoutSeconds, CancellationToken cancellation)
     {
         if (!Uri.TryCreate(urlText, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
-        {
-            AnsiConsole.MarkupLineInterpolated($"[red]error[/]: --url: '{urlText}' is not an absolute http(s) URL");
-            return ExitCodes.BadInput;
-        }
-        if (timeoutSeconds <= 0)
-        {
-            AnsiConsole.MarkupLine("[red]error[/]: --timeout must be positive");
-            return ExitCodes.BadInput;
-        }
+            return Cli.Fail($"--url: '{urlText}' is not an absolute http(s) URL");
+        if (timeoutSeconds <= 0) return Cli.Fail("--timeout: must be positive");
         using var http = new HttpClient { BaseAddress = url, Timeout = TimeSpan.FromSeconds(timeoutSeconds) };
         try
         {

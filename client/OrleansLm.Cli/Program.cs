@@ -3,7 +3,9 @@ using OrleansLm.Cli;
 
 var root = new RootCommand("olm: train language models and sample from them on an OrleansLm cluster")
 {
-    DemoCommand.Create(),
+    TrainCommand.Create(),
+    SampleCommand.Create(),
+    ScoreCommand.Create(),
     HealthCommand.Create(),
 };
 return await root.Parse(args).InvokeAsync();

@@ -42,6 +42,9 @@ public static class Scorer
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         for (var i = 0; i < sequences.Count; i++) Checked.Tokens(sequences[i], model.VocabularySize, 2, $"{nameof(sequences)}[{i}]");
 
+        if (model.ContextLength is { } context && sequences.Any(sequence => sequence.Count > context + 1))
+            return ScoreInWindows(model, sequences, context, batchSize);
+
         const int ignored = -100;
         var device = TokenTensors.DeviceOf(model);
         var scores = new List<SequenceScore>(sequences.Count);
@@ -63,5 +66,34 @@ public static class Scorer
                 scores.Add(new SequenceScore(surprisal[(b * steps)..(b * steps + batch[b].Count - 1)]));
         }
         return scores;
+    }
+
+    /// <summary>
+    /// Sequences longer than the model's context are scored in windows of context + 1 tokens that advance by
+    /// half a context: each token is scored once, in the first window that predicts it with at least half a
+    /// context before it (the first window scores all of its tokens).
+    /// </summary>
+    private static IReadOnlyList<SequenceScore> ScoreInWindows(ILanguageModel model, IReadOnlyList<IReadOnlyList<int>> sequences, int context, int batchSize)
+    {
+        var stride = Math.Max(1, context / 2);
+        var windows = new List<IReadOnlyList<int>>();
+        var plan = new List<(int Sequence, int Skip)>();
+        for (var i = 0; i < sequences.Count; i++)
+        {
+            var sequence = sequences[i];
+            var scored = 0;   // tokens 1..scored already have a surprisal
+            for (var start = 0; scored < sequence.Count - 1; start += stride)
+            {
+                var end = Math.Min(start + context + 1, sequence.Count);
+                windows.Add([.. sequence.Skip(start).Take(end - start)]);
+                plan.Add((i, scored - start));
+                scored = end - 1;
+            }
+        }
+        var windowScores = Score(model, windows, batchSize);
+        return [.. Enumerable.Range(0, sequences.Count).Select(i => new SequenceScore([.. plan
+            .Select((p, w) => (p, w))
+            .Where(x => x.p.Sequence == i)
+            .SelectMany(x => windowScores[x.w].Surprisal.Skip(x.p.Skip))]))];
     }
 }

@@ -60,6 +60,9 @@ public sealed class FixedWindowLm : Module, ILanguageModel
 
     public int VocabularySize => Config.VocabularySize;
 
+    /// <summary>Unlimited: every position reads its own window of n − 1 tokens.</summary>
+    public int? ContextLength => null;
+
     /// <summary>The id of the padding token that fills the window before the sequence starts (= V).</summary>
     public long PaddingId => Config.VocabularySize;
 

@@ -13,6 +13,12 @@ public interface ILanguageModel : IDisposable
 
     long ParameterCount { get; }
 
+    /// <summary>
+    /// The most tokens a prediction can see (a Transformer's block size), or null when unlimited. Forward takes
+    /// at most this many positions; decoding past it slides the window, and scorers window long texts.
+    /// </summary>
+    int? ContextLength { get; }
+
     /// <summary>The model's trainable tensors, in a stable order (the flat parameter vector's order).</summary>
     IEnumerable<Tensor> Parameters();
 
@@ -28,7 +34,8 @@ public interface ILanguageModel : IDisposable
     /// <summary>
     /// Feeds <paramref name="tokens"/> [B, T] (a prompt, or one new token per sequence) after what the state
     /// has seen, and returns the logits [B, V] for the next token. Equals the last row of Forward on the
-    /// whole sequence.
+    /// whole sequence (on its last <see cref="ContextLength"/> tokens, past that). Runs without gradients; put
+    /// the model in eval mode first so dropout is off.
     /// </summary>
     Tensor Step(IDecodingState state, Tensor tokens);
 
@@ -42,6 +49,9 @@ public interface IDecodingState : IDisposable
     /// <summary>Tokens fed so far per sequence.</summary>
     int Length { get; }
 
-    /// <summary>Keeps the rows named by <paramref name="rows"/> [B'] (Int64), in that order: beam search's reorder.</summary>
+    /// <summary>
+    /// Keeps the rows named by <paramref name="rows"/> [B'] (Int64), in that order: beam search's reorder. Rows may
+    /// repeat and B' may differ from B.
+    /// </summary>
     void Select(Tensor rows);
 }

@@ -40,6 +40,8 @@ public sealed class RnnLm : Module, ILanguageModel
 
     public int VocabularySize => Config.VocabularySize;
 
+    public int? ContextLength => null;
+
     public Embedding Embedding { get; }
 
     public Rnn Rnn { get; }

@@ -99,6 +99,8 @@ public sealed class TransformerLm : Module<Tensor, Tensor>, ILanguageModel
 
     public int VocabularySize => Config.VocabularySize;
 
+    public int? ContextLength => Config.BlockSize;
+
     private bool LearnedPositions => Config.Positions == PositionEncoding.Learned;
 
     /// <summary>Logits [B, T, V] for token ids [B, T], T ≤ block size.</summary>
@@ -122,18 +124,35 @@ public sealed class TransformerLm : Module<Tensor, Tensor>, ILanguageModel
     /// block: there is no sliding window, since learned positions would have to be recomputed for every
     /// shifted token; a decoder that wants longer outputs crops the context and starts a new state.
     /// </summary>
+    /// <remarks>
+    /// Past the block size, decoding slides its window as nanoGPT's generate crops idx[:, -block_size:]:
+    /// the cache restarts from the last block_size tokens (positions from 0), so each further token costs a
+    /// forward pass over the whole window instead of one cached position.
+    /// </remarks>
     public Tensor Step(IDecodingState state, Tensor tokens)
     {
         if (state is not DecodingState own || own.Model != this)
             throw new ArgumentException("the decoding state was not begun by this model", nameof(state));
-        CheckTokens(tokens, own.Length);
+        CheckTokens(tokens, past: 0);
         if (tokens.Shape[0] != own.BatchSize)
             throw new ArgumentException($"tokens hold {tokens.Shape[0]} sequences, the decoding state {own.BatchSize}", nameof(tokens));
         using var noGrad = LibTorch.NoGrad();
-        var time = tokens.Shape[1];
-        var hidden = Hidden(tokens, own.Length, own.Caches);  // [B, T, d]
-        own.Length += (int)time;
-        return Logits(hidden.Select(1, time - 1));            // [B, V]
+        using var scope = DisposeScope.Enter();
+        var time = (int)tokens.Shape[1];
+        var window = own.Remember(tokens, Config.BlockSize);  // [B, ≤ block]
+        Tensor hidden;
+        if (own.Length + time <= Config.BlockSize)
+        {
+            hidden = Hidden(tokens, own.Length, own.Caches);  // [B, T, d]
+            own.Length += time;
+        }
+        else
+        {
+            foreach (var cache in own.Caches) cache.Clear();
+            hidden = Hidden(window, 0, own.Caches);           // [B, block, d]
+            own.Length = (int)window.Shape[1];
+        }
+        return Logits(hidden.Select(1, hidden.Shape[1] - 1)).MoveToOuterDisposeScope();  // [B, V]
     }
 
     /// <summary>
@@ -259,6 +278,8 @@ public sealed class TransformerLm : Module<Tensor, Tensor>, ILanguageModel
     /// <summary>One KV cache per block and the number of positions they hold.</summary>
     private sealed class DecodingState(TransformerLm model, int batchSize) : IDecodingState
     {
+        private Tensor? history;  // the last ≤ block_size tokens fed, [B, L]
+
         public TransformerLm Model { get; } = model;
 
         public KeyValueCache[] Caches { get; } = [.. model.blocks.Select(_ => new KeyValueCache())];
@@ -266,6 +287,16 @@ public sealed class TransformerLm : Module<Tensor, Tensor>, ILanguageModel
         public int BatchSize { get; private set; } = batchSize;
 
         public int Length { get; set; }
+
+        /// <summary>Appends <paramref name="tokens"/> to the history, keeps its last <paramref name="limit"/> positions and returns them.</summary>
+        public Tensor Remember(Tensor tokens, int limit)
+        {
+            var all = history is null ? tokens : Tensor.Cat([history, tokens], dim: 1);
+            var kept = all.Narrow(1, Math.Max(0, all.Shape[1] - limit), Math.Min(limit, all.Shape[1])).Contiguous();
+            history?.Dispose();
+            history = kept.Clone().DetachFromDisposeScope();
+            return kept;
+        }
 
         public void Select(Tensor rows)
         {
@@ -276,12 +307,19 @@ public sealed class TransformerLm : Module<Tensor, Tensor>, ILanguageModel
                 throw new ArgumentException($"rows must name at least one sequence, each in [0, {BatchSize})", nameof(rows));
             using var noGrad = LibTorch.NoGrad();
             foreach (var cache in Caches) cache.Select(rows);
+            if (history is not null)
+            {
+                var selected = history.IndexSelect(0, rows).DetachFromDisposeScope();
+                history.Dispose();
+                history = selected;
+            }
             BatchSize = (int)rows.Shape[0];
         }
 
         public void Dispose()
         {
             foreach (var cache in Caches) cache.Dispose();
+            history?.Dispose();
         }
     }
 }

@@ -32,12 +32,15 @@ public sealed class KeyValueCache : IDisposable
         Values = Replace(Values, Values?.IndexSelect(0, rows));
     }
 
-    public void Dispose()
+    /// <summary>Frees the cached tensors; the cache starts empty again.</summary>
+    public void Clear()
     {
         Keys?.Dispose();
         Values?.Dispose();
         Keys = Values = null;
     }
+
+    public void Dispose() => Clear();
 
     // A fresh tensor for the first append: a handle of our own, which the caller's scope cannot dispose.
     private static Tensor Extend(Tensor? cached, Tensor fresh) =>

@@ -29,6 +29,7 @@ public static class ConfigFile
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
         RespectNullableAnnotations = true,
         RespectRequiredConstructorParameters = true,
+        AllowOutOfOrderMetadataProperties = true,
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower, allowIntegerValues: false) },
     };
 
@@ -73,6 +74,12 @@ public static class ConfigFile
         config.Validate();
         return config;
     }
+
+    /// <summary>The configuration as JSON in the same snake_case schema, e.g. to store beside a checkpoint.</summary>
+    public static string ToJson<T>(T config) => JsonSerializer.Serialize(config, Options);
+
+    /// <summary>Reads what <see cref="ToJson"/> wrote, as strictly as <see cref="Parse"/>.</summary>
+    public static T FromJson<T>(string json, string source) where T : IValidatableConfig => Parse<T>(json, source);
 
     /// <summary>Throws a <see cref="ConfigException"/> for <paramref name="field"/> unless <paramref name="valid"/>.</summary>
     public static void Require(bool valid, string field, string rule)

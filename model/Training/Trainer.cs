@@ -42,6 +42,9 @@ public sealed record TrainerOptions
 
     public string? CheckpointPath { get; init; }
 
+    /// <summary>Stored with every checkpoint the run writes (model config, tokenizer), so a checkpoint stands alone.</summary>
+    public IReadOnlyDictionary<string, string>? CheckpointMetadata { get; init; }
+
     public void Validate()
     {
         ConfigFile.Require(MaxSteps >= 0, "max_steps", $"must be non-negative, got {MaxSteps}");
@@ -78,7 +81,7 @@ public sealed class TrainingDivergedException(string message) : Exception(messag
 /// </summary>
 public sealed class Trainer
 {
-    private const string ModelPrefix = "model.";
+    internal const string ModelPrefix = "model.";
     private const string OptimizerPrefix = "optimizer.";
     private const string RngTensor = "rng.cpu";
     private const string StepKey = "olm.step";
@@ -147,7 +150,7 @@ public sealed class Trainer
             }
             if (options.CheckpointPath is { } path && options.CheckpointEvery > 0 && (last || Step % options.CheckpointEvery == 0))
             {
-                SaveCheckpoint(path);
+                SaveCheckpoint(path, options.CheckpointMetadata);
                 Report(progress, TrainingEventKind.Checkpoint, loss, null, learningRate, gradientNorm, tokens, clock);
             }
         }

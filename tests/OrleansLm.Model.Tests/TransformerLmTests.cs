@@ -305,13 +305,53 @@ public class TransformerLmTests
         targets.Should().Throw<ArgumentException>().WithParameterName("targets");
 
         using var state = model.BeginDecoding(2);
-        model.Step(state, Tensor.Zeros([2, 10], ScalarType.Int64));
-        var pastTheBlock = () => model.Step(state, Tensor.Zeros([2, 3], ScalarType.Int64));
-        pastTheBlock.Should().Throw<ArgumentException>().WithParameterName("tokens").WithMessage("*13 positions (10 decoded + 3 new)*12*");
+        var moreThanABlock = () => model.Step(state, Tensor.Zeros([2, 13], ScalarType.Int64));
+        moreThanABlock.Should().Throw<ArgumentException>().WithParameterName("tokens").WithMessage("*13 positions*block size 12*");
         var wrongBatch = () => model.Step(state, Tensor.Zeros([3, 1], ScalarType.Int64));
         wrongBatch.Should().Throw<ArgumentException>().WithParameterName("tokens").WithMessage("*3 sequences*2*");
         var foreign = () => other.Step(state, Tensor.Zeros([2, 1], ScalarType.Int64));
         foreign.Should().Throw<ArgumentException>().WithParameterName("state");
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void DecodingPastTheBlockSlidesTheWindowLikeCroppingTheContext(int chunk)
+    {
+        using var model = TransformerTesting.Build(Small);
+        using var scope = DisposeScope.Enter();
+        var sequence = Tensor.Randint(0, Small.VocabularySize, [2, 30]);
+        using var state = model.BeginDecoding(2);
+        model.Step(state, sequence.Narrow(1, 0, 5));
+        for (var end = 5 + chunk; end <= 30; end += chunk)
+        {
+            var stepped = model.Step(state, sequence.Narrow(1, end - chunk, chunk)).ToArray<double>();
+            var start = Math.Max(0, end - Small.BlockSize);
+            // nanoGPT's generate: the logits of the last position of the last block_size tokens.
+            var cropped = model.Forward(sequence.Narrow(1, start, end - start)).Select(1, end - start - 1).ToArray<double>();
+            stepped.Zip(cropped).Should().OnlyContain(p => Math.Abs(p.First - p.Second) < 1e-10, $"at length {end}");
+        }
+    }
+
+    [Fact]
+    public void ScoringATextLongerThanTheBlockScoresEveryTokenOnceWithinTheWindow()
+    {
+        using var model = TransformerTesting.Build(Small);
+        using var scope = DisposeScope.Enter();
+        var tokens = Tensor.Randint(0, Small.VocabularySize, [40]).ToArray<long>().Select(t => (int)t).ToArray();
+
+        var score = OrleansLm.Model.Decoding.Scorer.Score(model, tokens);
+
+        score.Surprisal.Should().HaveCount(39);
+        // Token i is scored by the window [start, start + 13) that first covers it with ≥ 6 tokens of context.
+        var stride = Small.BlockSize / 2;
+        for (var i = 1; i < tokens.Length; i++)
+        {
+            var start = Math.Max(0, (i - Small.BlockSize - 1 + stride) / stride * stride);
+            var window = Tensor.FromArray<long>([.. tokens[start..i].Select(t => (long)t)], [1, i - start]);
+            var logProbs = model.Forward(window).Select(1, i - start - 1).LogSoftmax(-1).ToArray<double>();
+            score.Surprisal[i - 1].Should().BeApproximately(-logProbs[tokens[i]], 1e-9, $"token {i} (window from {start})");
+        }
     }
 
     [Fact]

@@ -49,6 +49,8 @@ internal sealed class TableLm : ILanguageModel
 
     public int VocabularySize { get; }
 
+    public int? ContextLength => null;
+
     public long ParameterCount => table.NumElements;
 
     public IEnumerable<Tensor> Parameters() => [table];

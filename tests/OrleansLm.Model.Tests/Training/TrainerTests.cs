@@ -226,6 +226,8 @@ public sealed class TrainerTests : IDisposable
 
         public int VocabularySize { get; }
 
+        public int? ContextLength => null;
+
         private bool Poisoned { get; set; }
 
         public Tensor Forward(Tensor tokens) => Poisoned ? Table.Forward(tokens) * double.NaN : Table.Forward(tokens);

@@ -1,0 +1,125 @@
+using System.Diagnostics;
+using OrleansLm.Model.Models;
+using OrleansLm.Model.Nn;
+using OrleansLm.Model.Text;
+using OrleansLm.Model.Torch;
+
+namespace OrleansLm.Model.Training;
+
+/// <summary>What a finished run reports: validation loss is the mean cross-entropy in nats per token.</summary>
+public sealed record RunSummary(string Family, int VocabularySize, long Parameters, long TrainTokens, double ValidationLoss, TimeSpan Elapsed, string? Checkpoint)
+{
+    public double ValidationPerplexity => Math.Exp(ValidationLoss);
+}
+
+/// <summary>Runs a <see cref="RunConfig"/> end to end in this process, and loads what it wrote.</summary>
+public static class TrainingRun
+{
+    public const string RunConfigKey = "olm.run_config";
+    public const string TokenizerKey = "olm.tokenizer";
+
+    /// <summary>
+    /// Reads and tokenizes the corpus, builds the model, trains it (counts, for an n-gram model), evaluates
+    /// on the validation split and writes the checkpoint. With <paramref name="resume"/>, a neural run
+    /// continues from its checkpoint when one exists.
+    /// </summary>
+    public static RunSummary Execute(RunConfig config, IProgress<TrainingEvent>? progress = null, bool resume = false, CancellationToken cancellation = default)
+    {
+        var training = config.TrainingOrDefault;
+        if (training.Threads > 0) LibTorch.NumThreads = training.Threads;
+        LibTorch.ManualSeed(training.Seed);
+        var clock = Stopwatch.StartNew();
+        string text;
+        try
+        {
+            text = File.ReadAllText(config.Data.Path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigException($"data.path: cannot read {config.Data.Path}: {e.Message}", e);
+        }
+        var tokenizer = config.Data.BuildTokenizer(text);
+        var corpus = Corpus.FromText(text, tokenizer, config.Data.TrainFraction);
+
+        return config.ModelOrDefault switch
+        {
+            NGramSection ngram => CountNGrams(ngram, corpus, tokenizer, training.Checkpoint, clock),
+            NeuralModelSection neural => TrainNeural(config, neural, corpus, tokenizer, progress, resume, clock, cancellation),
+            var other => throw new ConfigException($"model.family: {other.GetType().Name} cannot be trained"),
+        };
+    }
+
+    /// <summary>A neural model, in eval mode, with its tokenizer and run configuration, from a checkpoint.</summary>
+    public static (ILanguageModel Model, ITokenizer Tokenizer, RunConfig Config) LoadForInference(string checkpoint)
+    {
+        using var content = Safetensors.Load(checkpoint);
+        string Metadata(string key) => content.Metadata.TryGetValue(key, out var value)
+            ? value
+            : throw new InvalidDataException($"{checkpoint} has no '{key}' metadata: it was not written by `olm train`");
+        var config = ConfigFile.FromJson<RunConfig>(Metadata(RunConfigKey), $"{checkpoint} ({RunConfigKey})");
+        var tokenizer = ITokenizer.FromJson(Metadata(TokenizerKey));
+        if (config.ModelOrDefault is not NeuralModelSection neural)
+            throw new InvalidDataException($"{checkpoint} holds a {config.ModelOrDefault.GetType().Name}, not a neural model");
+        var model = neural.Build(tokenizer.VocabularySize, config.Data.BlockSize);
+        try
+        {
+            var module = (Module)model;
+            module.LoadStateDict(content.Tensors
+                .Where(t => t.Key.StartsWith(Trainer.ModelPrefix, StringComparison.Ordinal))
+                .ToDictionary(t => t.Key[Trainer.ModelPrefix.Length..], t => t.Value));
+            module.Eval();
+            return (model, tokenizer, config);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    private static RunSummary TrainNeural(RunConfig config, NeuralModelSection section, Corpus corpus, ITokenizer tokenizer,
+        IProgress<TrainingEvent>? progress, bool resume, Stopwatch clock, CancellationToken cancellation)
+    {
+        var data = config.Data;
+        var training = config.TrainingOrDefault;
+        using var model = section.Build(corpus.VocabularySize, data.BlockSize);
+        using var optimizer = config.OptimizerOrDefault.Build([.. model.Parameters()]);
+        var schedule = config.ScheduleOrDefault.Build(config.OptimizerOrDefault.Lr, training.Steps);
+        var metadata = new Dictionary<string, string>
+        {
+            [RunConfigKey] = ConfigFile.ToJson(config),
+            [TokenizerKey] = tokenizer.ToJson(),
+        };
+        var trainer = new Trainer(model, optimizer, schedule, Windows(corpus.Train, "training", data, data.Seed),
+            Windows(corpus.Validation, "validation", data, data.Seed + 1), training.ToOptions(metadata));
+        if (resume && training.Checkpoint is { } existing && File.Exists(existing)) trainer.LoadCheckpoint(existing);
+
+        var validationLoss = trainer.Run(progress, cancellation);
+        if (training.Checkpoint is { } path) trainer.SaveCheckpoint(path, metadata);
+        return new RunSummary(section.GetType().Name.Replace("Section", ""), corpus.VocabularySize, model.ParameterCount,
+            corpus.Train.Length, validationLoss, clock.Elapsed, training.Checkpoint);
+    }
+
+    private static RunSummary CountNGrams(NGramSection section, Corpus corpus, ITokenizer tokenizer, string? checkpoint, Stopwatch clock)
+    {
+        var counts = new NGramCounts(section.Order, corpus.VocabularySize);
+        counts.Add(corpus.Train);
+        var model = section.Build(counts);
+        var validationLoss = model.CrossEntropy(corpus.Validation.Tokens);
+        if (checkpoint is not null)
+        {
+            model.Save(checkpoint);
+            tokenizer.Save(checkpoint + ".tokenizer.json");
+        }
+        // An n-gram model's "parameters" are its distinct stored grams.
+        var grams = Enumerable.Range(1, section.Order).Sum(order => counts.Grams(order).LongCount());
+        return new RunSummary("NGram", corpus.VocabularySize, grams, corpus.Train.Length, validationLoss, clock.Elapsed, checkpoint);
+    }
+
+    private static WindowBatches Windows(TokenSlice slice, string split, DataSection data, long seed)
+    {
+        if (slice.Length <= data.BlockSize)
+            throw new ConfigException($"data.block_size: the {split} split has {slice.Length} tokens; a window needs block_size + 1 = {data.BlockSize + 1}");
+        return new WindowBatches(new WindowSampler(slice, data.BlockSize, seed), data.BatchSize);
+    }
+}
