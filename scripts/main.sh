@@ -22,4 +22,6 @@ for attempt in $(seq 1 60); do
   sleep 0.5
 done
 olm health --url "$url"
-olm demo "$@"
+olm train "$@"
+olm sample --prompt "The " --max-tokens 300 --seed 7
+olm score --text "To be, or not to be, that is the question."

@@ -4,7 +4,7 @@
 #   libtorch-dev + libopenblas0-pthread  tensors (without OpenBLAS libtorch uses reference BLAS, ~30x slower)
 #   cmake, g++                           the native shim (model/native), built by `dotnet build`
 #   python3-torch                        the PyTorch peer for parity tests and benchmarks (/usr/bin/python3)
-#   fortunes-min                         the demo corpus of `olm demo`
+#   fortunes-min                         the corpus of the built-in run (`olm train` without --config)
 set -euo pipefail
 
 packages=(cmake g++ libtorch-dev libopenblas0-pthread python3-torch python3-numpy fortunes-min curl)

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 
 namespace OrleansLm.Integration.Tests;
@@ -10,33 +11,82 @@ public partial class CliProcessTests
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(120);
 
     [Fact]
-    public async Task DemoTrainsOnAGivenCorpusWithFallingLossAndPrintsASample()
+    public async Task TrainSampleAndScoreAgainstTheCheckpointItWrote()
     {
-        var corpus = Path.GetTempFileName();
+        var directory = Directory.CreateTempSubdirectory("olm-cli-").FullName;
         try
         {
-            var line = "the quick brown fox jumps over the lazy dog. ";
-            await File.WriteAllTextAsync(corpus, string.Concat(Enumerable.Repeat(line, 400)));
-            var (exitCode, output) = await RunOlm("demo", "--corpus", corpus, "--steps", "400", "--threads", "1");
+            var corpus = Path.Combine(directory, "corpus.txt");
+            await File.WriteAllTextAsync(corpus, string.Concat(Enumerable.Repeat("the quick brown fox jumps over the lazy dog. ", 200)));
+            var checkpoint = Path.Combine(directory, "run.safetensors");
+            var config = Path.Combine(directory, "run.yaml");
+            await File.WriteAllTextAsync(config, $"""
+                data:
+                  path: {corpus}
+                  block_size: 32
+                  batch_size: 8
+                model:
+                  family: transformer
+                  layers: 1
+                  heads: 2
+                  dim: 32
+                optimizer:
+                  lr: 1.0e-2
+                training:
+                  steps: 120
+                  eval_every: 40
+                  eval_batches: 4
+                  threads: 1
+                  checkpoint: {checkpoint}
+                """);
 
+            var (exitCode, output) = await RunOlm("train", "--config", config, "--json");
             exitCode.Should().Be(0, output);
-            var losses = LossLine().Matches(output).Select(m => double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)).ToList();
-            losses.Should().HaveCount(4, output);
-            losses[^1].Should().BeLessThan(losses[0] * 0.5, "a repeated sentence is easy to learn: " + output);
-            output.Should().Contain("sample");
+            var events = output.Split('\n').Where(l => l.StartsWith('{')).Select(l => JsonNode.Parse(l)!).ToList();
+            var validation = events.Where(e => e["event"]!.GetValue<string>() == "evaluation").Select(e => e["validation_loss"]!.GetValue<double>()).ToList();
+            validation.Should().HaveCount(3);
+            validation[^1].Should().BeLessThan(validation[0], output);
+            events.Last()["event"]!.GetValue<string>().Should().Be("done");
+
+            var (first, firstText) = await RunOlm("sample", "--checkpoint", checkpoint, "--prompt", "the ", "--max-tokens", "60", "--seed", "4");
+            var (_, secondText) = await RunOlm("sample", "--checkpoint", checkpoint, "--prompt", "the ", "--max-tokens", "60", "--seed", "4");
+            first.Should().Be(0, firstText);
+            firstText.Should().StartWith("the ").And.Be(secondText, "the same seed gives the same text");
+
+            var (scored, scoreText) = await RunOlm("score", "--checkpoint", checkpoint, "--text", "the quick brown fox jumps over the lazy dog.");
+            scored.Should().Be(0, scoreText);
+            var perplexity = double.Parse(Perplexity().Match(scoreText).Groups[1].Value, CultureInfo.InvariantCulture);
+            perplexity.Should().BeLessThan(5, "a memorised sentence is unsurprising: " + scoreText);
         }
         finally
         {
-            File.Delete(corpus);
+            Directory.Delete(directory, recursive: true);
         }
     }
 
     [Fact]
-    public async Task DemoRejectsAMissingCorpusWithExitCodeTwo()
+    public async Task TrainRejectsABadConfigNamingTheFieldWithExitCodeTwo()
     {
-        var (exitCode, output) = await RunOlm("demo", "--corpus", "/nonexistent/corpus.txt");
+        var config = Path.GetTempFileName();
+        try
+        {
+            await File.WriteAllTextAsync(config, "data:\n  path: /tmp/x\ntraining:\n  stepz: 5\n");
+            var (exitCode, output) = await RunOlm("train", "--config", config);
+            exitCode.Should().Be(2, output);
+            output.Should().Contain("unknown field 'training.stepz'");
+        }
+        finally
+        {
+            File.Delete(config);
+        }
+    }
+
+    [Fact]
+    public async Task SampleWithoutACheckpointExitsTwoNamingTheOption()
+    {
+        var (exitCode, output) = await RunOlm("sample", "--checkpoint", "/nonexistent/run.safetensors");
         exitCode.Should().Be(2);
-        output.Should().Contain("--corpus").And.Contain("/nonexistent/corpus.txt");
+        output.Should().Contain("--checkpoint").And.Contain("/nonexistent/run.safetensors");
     }
 
     [Fact]
@@ -73,6 +123,6 @@ public partial class CliProcessTests
         return (process.ExitCode, await stdout + await stderr);
     }
 
-    [GeneratedRegex(@"step +\d+/\d+ +loss ([0-9.]+)")]
-    private static partial Regex LossLine();
+    [GeneratedRegex(@"perplexity ([0-9.]+)")]
+    private static partial Regex Perplexity();
 }
