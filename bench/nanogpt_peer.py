@@ -5,7 +5,7 @@ dropout 0, bias on, tied embeddings; AdamW lr 1e-3, betas (0.9, 0.99), weight de
 grad clip 1.0, linear warm-up 100 steps then cosine to 1e-4 at the last step; init N(0, 0.02) with residual
 projections scaled by 1/sqrt(2 * layers). Val loss is the mean over --eval-batches random val batches.
 
-Usage: /usr/bin/python3 bench/nanogpt_peer.py --data PATH [--iters 2000] [--threads 2] [--eval-batches 200] [--json OUT]
+Usage: /usr/bin/python3 bench/nanogpt_peer.py --data PATH [--iters 2000] [--threads 0] [--eval-batches 200] [--json OUT]
 """
 import argparse
 import json
@@ -79,13 +79,14 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", required=True)
     parser.add_argument("--iters", type=int, default=2000)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=0, help="intra-op threads; 0 keeps PyTorch's default")
     parser.add_argument("--eval-batches", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1337)
     parser.add_argument("--json")
     args = parser.parse_args()
 
-    torch.set_num_threads(args.threads)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     text = open(args.data, encoding="utf-8").read()
     chars = sorted(set(text))
@@ -123,7 +124,7 @@ def main():
     model.eval()
     with torch.no_grad():
         val_loss = sum(model(*get_batch(val)).item() for _ in range(args.eval_batches)) / args.eval_batches
-    result = {"impl": "pytorch", "torch_version": torch.__version__, "threads": args.threads, "iters": args.iters,
+    result = {"impl": "pytorch", "torch_version": torch.__version__, "threads": torch.get_num_threads(), "iters": args.iters,
               "train_seconds": seconds, "tokens_per_second": args.iters * batch * block / seconds,
               "val_loss": val_loss, "parameters": sum(p.numel() for p in model.parameters())}
     print(json.dumps(result))
