@@ -27,7 +27,9 @@ public static class PythonPeer
             RedirectStandardOutput = true,
             UseShellExecute = false,
         };
-        foreach (var argument in new[] { "-I", path }.Concat(arguments)) start.ArgumentList.Add(argument);
+        // -E and -s keep PYTHON* variables and user site-packages out; unlike -I they leave the script's own
+        // directory on sys.path, where the scripts' shared reference_runner.py lives.
+        foreach (var argument in new[] { "-E", "-s", path }.Concat(arguments)) start.ArgumentList.Add(argument);
         Process process;
         try
         {

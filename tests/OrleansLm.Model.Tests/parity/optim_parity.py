@@ -13,30 +13,19 @@ are not null of sum(W_i * sin(p_i) + 0.1 * p_i * p_i); L.backward(); if "lr", se
 "clip", clip_grad_norm_(all parameters, clip); step(). A parameter with null weights gets no gradient.
 OUTPUT.json: {"torch_version": str, "results": {name: {"trajectory": [[flat values per parameter] per step],
                                                       "norms": [per clipped step]} or {"error": str}}}
-Exit status: 0 on success (per-case errors are reported in the file), 2 for bad usage, 3 when torch
-cannot be imported.
+Exit status: see reference_runner.py.
 """
 
-import json
 import sys
-import traceback
+
+from reference_runner import run
 
 
-def main():
-    if len(sys.argv) != 3:
-        print("usage: optim_parity.py INPUT.json OUTPUT.json", file=sys.stderr)
-        return 2
-    try:
-        import torch
-    except Exception as error:  # ImportError, or a broken installation
-        print(f"optim_parity.py: {sys.executable} cannot import torch ({error!r}); "
-              "install Debian's python3-torch (apt-get install python3-torch)", file=sys.stderr)
-        return 3
-
+def evaluator(torch):
     optimizers = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
                   "adagrad": torch.optim.Adagrad, "rmsprop": torch.optim.RMSprop}
 
-    def run(case):
+    def run_case(case):
         params = [torch.tensor(p["data"], dtype=torch.float64).reshape(p["shape"]).requires_grad_(True)
                   for p in case["params"]]
         groups = [{k: v for k, v in g.items() if k != "params"} | {"params": [params[i] for i in g["params"]]}
@@ -57,20 +46,8 @@ def main():
             trajectory.append([p.detach().reshape(-1).tolist() for p in params])
         return {"trajectory": trajectory, "norms": norms}
 
-    with open(sys.argv[1], encoding="utf-8") as stream:
-        spec = json.load(stream)
-
-    results = {}
-    for case in spec["cases"]:
-        try:
-            results[case["name"]] = run(case)
-        except Exception:
-            results[case["name"]] = {"error": traceback.format_exc()}
-
-    with open(sys.argv[2], "w", encoding="utf-8") as stream:
-        json.dump({"torch_version": torch.__version__, "results": results}, stream)
-    return 0
+    return run_case
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run("optim_parity.py", evaluator))

@@ -10,26 +10,16 @@ For each case the script computes the op's named outputs, L = sum over outputs o
 and L.backward(); it reports every output and the gradient of every input with requires_grad.
 OUTPUT.json: {"torch_version": str, "python": str,
               "results": {name: {"outputs": {...}, "grads": {...}} or {"error": str}}}
-Exit status: 0 on success (per-case errors are reported in the file), 2 for bad usage, 3 when torch
-cannot be imported.
+Exit status: see reference_runner.py.
 """
 
-import json
 import sys
-import traceback
+
+from reference_runner import dump, run
 
 
-def main():
-    if len(sys.argv) != 3:
-        print("usage: torch_parity.py INPUT.json OUTPUT.json", file=sys.stderr)
-        return 2
-    try:
-        import torch
-        import torch.nn.functional as F
-    except Exception as error:  # ImportError, or a broken installation
-        print(f"torch_parity.py: {sys.executable} cannot import torch ({error!r}); "
-              "install Debian's python3-torch (apt-get install python3-torch)", file=sys.stderr)
-        return 3
+def evaluator(torch):
+    import torch.nn.functional as F
 
     dtypes = {"float32": torch.float32, "float64": torch.float64, "int64": torch.int64}
 
@@ -38,10 +28,6 @@ def main():
         if spec.get("requires_grad"):
             tensor.requires_grad_(True)
         return tensor
-
-    def dump(tensor):
-        tensor = tensor.detach().to(torch.float64).contiguous()
-        return {"shape": list(tensor.shape), "data": tensor.reshape(-1).tolist()}
 
     def lstm_cell(t, p):
         hidden = t["h"].shape[1]
@@ -70,30 +56,21 @@ def main():
         "lstm_cell": lstm_cell,
     }
 
-    with open(sys.argv[1], encoding="utf-8") as stream:
-        spec = json.load(stream)
+    def evaluate(case):
+        tensors = {name: make(t) for name, t in case["inputs"].items()}
+        outputs, parameters = ops[case["op"]](tensors, case.get("params", {}))
+        loss = sum((outputs[name] * make(w | {"dtype": case["dtype"]})).sum()
+                   for name, w in case["weights"].items())
+        loss.backward()
+        grads = {}
+        for name, t in tensors.items():
+            source = parameters.get(name, t)
+            if case["inputs"][name].get("requires_grad"):
+                grads[name] = dump(source.grad) if source.grad is not None else None
+        return {"outputs": {name: dump(o) for name, o in outputs.items()}, "grads": grads}
 
-    results = {}
-    for case in spec["cases"]:
-        try:
-            tensors = {name: make(t) for name, t in case["inputs"].items()}
-            outputs, parameters = ops[case["op"]](tensors, case.get("params", {}))
-            loss = sum((outputs[name] * make(w | {"dtype": case["dtype"]})).sum()
-                       for name, w in case["weights"].items())
-            loss.backward()
-            grads = {}
-            for name, t in tensors.items():
-                source = parameters.get(name, t)
-                if case["inputs"][name].get("requires_grad"):
-                    grads[name] = dump(source.grad) if source.grad is not None else None
-            results[case["name"]] = {"outputs": {name: dump(o) for name, o in outputs.items()}, "grads": grads}
-        except Exception:
-            results[case["name"]] = {"error": traceback.format_exc()}
-
-    with open(sys.argv[2], "w", encoding="utf-8") as stream:
-        json.dump({"torch_version": torch.__version__, "python": sys.executable, "results": results}, stream)
-    return 0
+    return evaluate
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run("torch_parity.py", evaluator))

@@ -13,28 +13,18 @@ embedding). The sinusoidal table is computed here, not copied. Dropout is off.
 OUTPUT.json: {"torch_version": str,
               "results": {name: {"logits", "loss", "grads": {param: tensor}} or {"error": str}}},
 tensors as {"shape": [...], "data": [...]}.
-Exit status: 0 on success (per-case errors are reported in the file), 2 for bad usage, 3 when torch
-cannot be imported.
+Exit status: see reference_runner.py.
 """
 
-import json
 import math
 import sys
-import traceback
+
+from reference_runner import dump, run
 
 
-def main():
-    if len(sys.argv) != 3:
-        print("usage: transformer_parity.py INPUT.json OUTPUT.json", file=sys.stderr)
-        return 2
-    try:
-        import torch
-        import torch.nn as nn
-        import torch.nn.functional as F
-    except Exception as error:
-        print(f"transformer_parity.py: {sys.executable} cannot import torch ({error!r}); "
-              "install Debian's python3-torch (apt-get install python3-torch)", file=sys.stderr)
-        return 3
+def evaluator(torch):
+    import torch.nn as nn
+    import torch.nn.functional as F
 
     class LayerNorm(nn.Module):
         """nanoGPT's LayerNorm with an optional bias (torch 1.13's nn.LayerNorm always has one)."""
@@ -126,42 +116,29 @@ def main():
             logits = self.head(x)
             return logits, F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
 
-    def dump(tensor):
-        tensor = tensor.detach().to(torch.float64).contiguous()
-        return {"shape": list(tensor.shape), "data": tensor.reshape(-1).tolist()}
+    def evaluate(case):
+        dtype = {"float32": torch.float32, "float64": torch.float64}[case["dtype"]]
+        model = GPT(case["config"]).to(dtype)
+        params = dict(model.named_parameters())  # a tied head appears once, as the token embedding
+        ours = case["parameters"]
+        if set(params) != set(ours):
+            raise ValueError(f"parameter names differ: only torch {sorted(set(params) - set(ours))}, "
+                             f"only ours {sorted(set(ours) - set(params))}")
+        with torch.no_grad():
+            for name, p in params.items():
+                p.copy_(torch.tensor(ours[name]["data"], dtype=dtype).reshape(ours[name]["shape"]))
+        tokens = torch.tensor(case["tokens"], dtype=torch.int64)
+        targets = torch.tensor(case["targets"], dtype=torch.int64)
+        logits, loss = model(tokens, targets)
+        loss.backward()
+        return {
+            "logits": dump(logits),
+            "loss": dump(loss),
+            "grads": {name: dump(p.grad) for name, p in params.items()},
+        }
 
-    with open(sys.argv[1], encoding="utf-8") as stream:
-        spec = json.load(stream)
-
-    results = {}
-    for case in spec["cases"]:
-        try:
-            dtype = {"float32": torch.float32, "float64": torch.float64}[case["dtype"]]
-            model = GPT(case["config"]).to(dtype)
-            params = dict(model.named_parameters())  # a tied head appears once, as the token embedding
-            ours = case["parameters"]
-            if set(params) != set(ours):
-                raise ValueError(f"parameter names differ: only torch {sorted(set(params) - set(ours))}, "
-                                 f"only ours {sorted(set(ours) - set(params))}")
-            with torch.no_grad():
-                for name, p in params.items():
-                    p.copy_(torch.tensor(ours[name]["data"], dtype=dtype).reshape(ours[name]["shape"]))
-            tokens = torch.tensor(case["tokens"], dtype=torch.int64)
-            targets = torch.tensor(case["targets"], dtype=torch.int64)
-            logits, loss = model(tokens, targets)
-            loss.backward()
-            results[case["name"]] = {
-                "logits": dump(logits),
-                "loss": dump(loss),
-                "grads": {name: dump(p.grad) for name, p in params.items()},
-            }
-        except Exception:
-            results[case["name"]] = {"error": traceback.format_exc()}
-
-    with open(sys.argv[2], "w", encoding="utf-8") as stream:
-        json.dump({"torch_version": torch.__version__, "results": results}, stream)
-    return 0
+    return evaluate
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run("transformer_parity.py", evaluator))
