@@ -194,7 +194,7 @@ public class ErrorPathTests
     [Fact]
     public void UseAfterDispose()
     {
-        var before = LibTorch.LiveTensorCount;
+        var before = NativeTensors.SettledCount();
         var x = Tensor.FromArray<float>(1, 2, 3);
         using var other = Tensor.FromArray<float>(1, 1, 1);
         x.Dispose();
@@ -229,7 +229,7 @@ public class ErrorPathTests
     [Fact]
     public void CatOrStackContainingADisposedTensor()
     {
-        var before = LibTorch.LiveTensorCount;
+        var before = NativeTensors.SettledCount();
         var alive = Tensor.FromArray<float>(1, 2);
         var disposed = Tensor.FromArray<float>(3, 4);
         disposed.Dispose();
@@ -337,7 +337,7 @@ public class ErrorPathTests
     /// </summary>
     private static void ExpectTorchError(Action call, string messagePattern)
     {
-        var before = LibTorch.LiveTensorCount;
+        var before = NativeTensors.SettledCount();
         call.Should().Throw<TorchException>().WithMessage(messagePattern);
         LibTorch.LiveTensorCount.Should().Be(before, "a failed call must not leave a native tensor behind");
         AssertProcessStillComputes();
@@ -350,7 +350,7 @@ public class ErrorPathTests
     /// <summary>A small forward and backward pass with hand-computed results; frees everything it makes.</summary>
     private static void AssertProcessStillComputes()
     {
-        var before = LibTorch.LiveTensorCount;
+        var before = NativeTensors.SettledCount();
         using (DisposeScope.Enter())
         {
             var a = Tensor.FromArray<float>([1, 2, 3, 4], [2, 2]);

@@ -27,8 +27,7 @@ public class MemoryTests
     public void TrainingLoopReturnsEveryHandleAndKeepsResidentMemoryFlat()
     {
         using var trainer = new MlpTrainer(seed: 1);
-        SettleFinalizers();
-        var baseline = LibTorch.LiveTensorCount;
+        var baseline = NativeTensors.SettledCount();
 
         var leaks = new List<string>();
         long rssAfterWarmup = 0;
@@ -44,11 +43,11 @@ public class MemoryTests
             if (live != baseline && leaks.Count < 10) leaks.Add($"step {step}: {live} live tensors, {baseline} at the start");
             if (step == WarmupSteps)
             {
-                SettleFinalizers();
+                NativeTensors.Settle();
                 rssAfterWarmup = ResidentBytes();
             }
         }
-        SettleFinalizers();
+        NativeTensors.Settle();
         var rssAtEnd = ResidentBytes();
 
         leaks.Should().BeEmpty("every tensor a step creates is owned by the step's DisposeScope");
@@ -82,7 +81,7 @@ public class MemoryTests
     {
         // The RSS bound is only meaningful if the probe can see growth of that size: keep 32 MiB of
         // tensors alive (filled, so the pages are touched) and expect VmRSS to grow by most of it.
-        SettleFinalizers();
+        NativeTensors.Settle();
         var before = ResidentBytes();
         var kept = new List<Tensor>();
         try
@@ -96,15 +95,6 @@ public class MemoryTests
         {
             foreach (var tensor in kept) tensor.Dispose();
         }
-    }
-
-    private static void SettleFinalizers()
-    {
-        // Tensors that other tests dropped without disposing are freed by finalizers; run them now so
-        // they do not change LiveTensorCount or RSS in the middle of a measurement.
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        GC.Collect();
     }
 
     private static long ResidentBytes()

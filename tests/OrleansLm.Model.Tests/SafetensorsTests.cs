@@ -121,7 +121,7 @@ public sealed class SafetensorsTests : IDisposable
     {
         var path = Path.Combine(directory, kind + ".safetensors");
         File.WriteAllBytes(path, CorruptFile(kind, path));
-        var before = LibTorch.LiveTensorCount;
+        var before = NativeTensors.SettledCount();
         var load = () => Safetensors.Load(path);
         load.Should().Throw<InvalidDataException>().WithMessage($"*{path}*{reason}*");
         LibTorch.LiveTensorCount.Should().Be(before, "tensors read before the error are freed");

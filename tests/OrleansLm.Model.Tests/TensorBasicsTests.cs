@@ -29,7 +29,7 @@ public class TensorBasicsTests
     [Fact]
     public void ScopeFreesEverythingItCreatedExceptWhatMovesOut()
     {
-        var before = LibTorch.LiveTensorCount;
+        var before = NativeTensors.SettledCount();
         Tensor kept;
         using (var scope = DisposeScope.Enter())
         {
@@ -47,7 +47,7 @@ public class TensorBasicsTests
     [Fact]
     public void NestedScopesHandResultsOutwardAndFreeThemWithTheOuterScope()
     {
-        var before = LibTorch.LiveTensorCount;
+        var before = NativeTensors.SettledCount();
         Tensor fromInner;
         using (var outer = DisposeScope.Enter())
         {

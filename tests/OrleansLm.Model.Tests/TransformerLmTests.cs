@@ -358,7 +358,7 @@ public class TransformerLmTests
     public void DecodingStateFreesItsCache()
     {
         using var model = TransformerTesting.Build(Small);
-        var before = LibTorch.LiveTensorCount;
+        var before = NativeTensors.SettledCount();
         using (var state = model.BeginDecoding(2))
             for (var t = 0; t < 6; t++)
             {

@@ -244,9 +244,7 @@ public class WindowAndRecurrentLmTests
     {
         LibTorch.ManualSeed(12);
         using var model = Create(family);
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        var baseline = LibTorch.LiveTensorCount;
+        var baseline = NativeTensors.SettledCount();
         using (var state = model.BeginDecoding(2))
         {
             for (var step = 0; step < 20; step++)
