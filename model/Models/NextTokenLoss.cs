@@ -13,7 +13,13 @@ public static class NextTokenLoss
         if (!targets.Shape.SequenceEqual(tokens.Shape))
             throw new ArgumentException($"targets have shape [{string.Join(", ", targets.Shape)}], the tokens [{string.Join(", ", tokens.Shape)}]", nameof(targets));
         using var scope = DisposeScope.Enter();
-        var logits = model.Forward(tokens);  // [B, T, V]
-        return Functional.CrossEntropy(logits.Reshape(-1, model.VocabularySize), targets.Reshape(-1)).MoveToOuterDisposeScope();
+        return FromLogits(model.Forward(tokens), targets).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Mean cross-entropy of <paramref name="logits"/> [B, T, V] against <paramref name="targets"/> [B, T].</summary>
+    public static Tensor FromLogits(Tensor logits, Tensor targets)
+    {
+        using var scope = DisposeScope.Enter();
+        return Functional.CrossEntropy(logits.Reshape(-1, logits.Shape[^1]), targets.Reshape(-1)).MoveToOuterDisposeScope();
     }
 }

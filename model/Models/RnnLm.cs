@@ -22,7 +22,7 @@ public sealed record RnnLmConfig : RecurrentConfig
 /// A recurrent language model: x_t = E[w_t], h_t^(k) = cell(h_t^(k−1), h_{t−1}^(k)) over the stacked layers,
 /// logits_t = W_o h_t^(L) + b_o, predicting w_{t+1} from everything up to t.
 /// </summary>
-public sealed class RnnLm : Module, ILanguageModel
+public sealed class RnnLm : Module, IRecurrentLanguageModel
 {
     public RnnLm(RnnLmConfig config)
     {

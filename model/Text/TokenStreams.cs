@@ -36,13 +36,26 @@ public sealed class TokenStreams
     /// <summary>Whole segments in one pass; the tokens past them at the end of each stream are not read.</summary>
     public int SegmentsPerPass { get; }
 
-    /// <summary>Segment <paramref name="index"/>, counted from 0 across passes.</summary>
-    public TokenBatch Segment(long index)
+    /// <summary>Whether segment <paramref name="index"/> starts a pass, where the streams wrap and carried state must reset.</summary>
+    public bool StartsPass(long index)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(index);
+        return index % SegmentsPerPass == 0;
+    }
+
+    /// <summary>Segment <paramref name="index"/>, counted from 0 across passes.</summary>
+    public TokenBatch Segment(long index) => Segment(index, 0, BatchSize);
+
+    /// <summary>Rows [<paramref name="firstRow"/>, <paramref name="firstRow"/> + <paramref name="rows"/>) of segment <paramref name="index"/>.</summary>
+    public TokenBatch Segment(long index, int firstRow, int rows)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        ArgumentOutOfRangeException.ThrowIfNegative(firstRow);
+        ArgumentOutOfRangeException.ThrowIfLessThan(rows, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(firstRow + rows, BatchSize, nameof(rows));
         var inPass = (int)(index % SegmentsPerPass);
-        var starts = new int[BatchSize];
-        for (var b = 0; b < BatchSize; b++) starts[b] = b * StreamLength + inPass * SegmentLength;
+        var starts = new int[rows];
+        for (var b = 0; b < rows; b++) starts[b] = (firstRow + b) * StreamLength + inPass * SegmentLength;
         return TokenBatch.Gather(Data.Tokens, starts, SegmentLength, resetState: inPass == 0);
     }
 }

@@ -11,4 +11,10 @@ public interface IBatchSource
 {
     /// <summary>Inputs [B/parts, T] and next-token targets (Int64) of part <paramref name="part"/> of batch <paramref name="index"/>.</summary>
     (Tensor Inputs, Tensor Targets) Batch(long index, int part = 0, int parts = 1);
+
+    /// <summary>
+    /// Whether every row of batch <paramref name="index"/> continues the same row of batch index − 1, so a recurrent
+    /// model should start from the state the previous batch left (truncated BPTT). Random windows never do.
+    /// </summary>
+    bool ContinuesPreviousBatch(long index) => false;
 }

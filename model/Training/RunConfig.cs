@@ -124,6 +124,11 @@ public sealed record FixedWindowSection(int Context = 3, int Embedding = 32, int
     });
 }
 
+/// <summary>An Elman, LSTM or GRU language model.</summary>
+/// <param name="Tbptt">
+/// Train on contiguous streams, carrying the hidden state across segments of data.block_size tokens (truncated BPTT);
+/// false draws random windows, each from a zero state, as the other families do.
+/// </param>
 public sealed record RecurrentSection(
     string Cell = "lstm",
     int Embedding = 64,
@@ -131,7 +136,8 @@ public sealed record RecurrentSection(
     int Layers = 2,
     double Dropout = 0,
     bool TieWeights = false,
-    bool FusedKernels = true) : NeuralModelSection
+    bool FusedKernels = true,
+    bool Tbptt = true) : NeuralModelSection
 {
     public override ILanguageModel Build(int vocabularySize, int blockSize) => new RnnLm(new RnnLmConfig
     {
@@ -236,6 +242,7 @@ public sealed record ScheduleSection(
 
 public sealed record TrainingSection(
     long Steps = 2000,
+    double MaxSeconds = 0,
     int EvalEvery = 200,
     int EvalBatches = 200,
     double GradClip = 1.0,
@@ -249,12 +256,13 @@ public sealed record TrainingSection(
     public void Validate()
     {
         ConfigFile.Require(Threads >= 0, "training.threads", $"must be non-negative, got {Threads}");
+        ConfigFile.Require(MaxSeconds >= 0 && double.IsFinite(MaxSeconds), "training.max_seconds", $"must be a non-negative number of seconds (0 = no limit), got {MaxSeconds}");
         ToOptions(null).Validate();
     }
 
     public TrainerOptions ToOptions(IReadOnlyDictionary<string, string>? checkpointMetadata) => new()
     {
-        MaxSteps = Steps, EvalEvery = EvalEvery, EvalBatches = EvalBatches, GradientClip = GradClip,
+        MaxSteps = Steps, MaxDuration = MaxSeconds > 0 ? TimeSpan.FromSeconds(MaxSeconds) : null, EvalEvery = EvalEvery, EvalBatches = EvalBatches, GradientClip = GradClip,
         GradientAccumulation = GradAccumulation, OnNonFinite = OnNonFinite, CheckpointPath = Checkpoint,
         CheckpointEvery = CheckpointEvery, CheckpointMetadata = checkpointMetadata,
     };

@@ -21,6 +21,9 @@ public sealed record TrainerOptions
 {
     public long MaxSteps { get; init; } = 1000;
 
+    /// <summary>Stop after the first step that ends past this much training time (then evaluate and checkpoint as after the last step); null = no limit.</summary>
+    public TimeSpan? MaxDuration { get; init; }
+
     /// <summary>Evaluate every this many steps (and after the last); 0 = only after the last.</summary>
     public int EvalEvery { get; init; } = 100;
 
@@ -48,6 +51,7 @@ public sealed record TrainerOptions
     public void Validate()
     {
         ConfigFile.Require(MaxSteps >= 0, "max_steps", $"must be non-negative, got {MaxSteps}");
+        ConfigFile.Require(MaxDuration is null || MaxDuration > TimeSpan.Zero, "max_seconds", $"must be positive, got {MaxDuration?.TotalSeconds}");
         ConfigFile.Require(EvalEvery >= 0, "eval_every", $"must be non-negative, got {EvalEvery}");
         ConfigFile.Require(EvalBatches >= 1, "eval_batches", $"must be at least 1, got {EvalBatches}");
         ConfigFile.Require(GradientClip >= 0 && double.IsFinite(GradientClip), "gradient_clip", $"must be a finite non-negative number, got {GradientClip}");
@@ -77,15 +81,17 @@ public sealed class TrainingDivergedException(string message) : Exception(messag
 /// <summary>
 /// The single-process reference trainer: teacher-forced mini-batch steps with a schedule, clipping and
 /// accumulation, evaluation, and checkpoints that resume the exact loss trajectory. The distributed
-/// trainer must reproduce it.
+/// trainer must reproduce it. A recurrent model on a source whose batches continue each other (truncated
+/// BPTT) starts each batch part from the detached state the previous batch left in that part.
 /// </summary>
-public sealed class Trainer
+public sealed class Trainer : IDisposable
 {
     internal const string ModelPrefix = "model.";
     private const string OptimizerPrefix = "optimizer.";
     private const string RngTensor = "rng.cpu";
     private const string StepKey = "olm.step";
     private const string OptimizerStepsKey = "olm.optimizer_steps";
+    private const string CarriedStatePrefix = "tbptt.";
 
     private readonly ILanguageModel model;
     private readonly Module module;
@@ -94,6 +100,7 @@ public sealed class Trainer
     private readonly IBatchSource train;
     private readonly IBatchSource? validation;
     private readonly TrainerOptions options;
+    private readonly CarriedStates carried;
 
     public Trainer(ILanguageModel model, Optimizer optimizer, ILearningRateSchedule schedule, IBatchSource train, IBatchSource? validation, TrainerOptions options)
     {
@@ -105,6 +112,7 @@ public sealed class Trainer
         this.train = train;
         this.validation = validation;
         this.options = options;
+        carried = new CarriedStates(options.GradientAccumulation);
     }
 
     /// <summary>Steps completed so far (the index of the next step).</summary>
@@ -140,7 +148,7 @@ public sealed class Trainer
             optimizer.ZeroGrad();
             Step++;
 
-            var last = Step == options.MaxSteps;
+            var last = Step == options.MaxSteps || clock.Elapsed >= options.MaxDuration;
             if (Step % options.ReportEvery == 0 || last)
                 Report(progress, TrainingEventKind.Step, loss, null, learningRate, gradientNorm, tokens, clock);
             if (validation is not null && (last || (options.EvalEvery > 0 && Step % options.EvalEvery == 0)))
@@ -153,6 +161,7 @@ public sealed class Trainer
                 SaveCheckpoint(path, options.CheckpointMetadata);
                 Report(progress, TrainingEventKind.Checkpoint, loss, null, learningRate, gradientNorm, tokens, clock);
             }
+            if (last) break;
         }
         return validationLoss;
     }
@@ -162,6 +171,7 @@ public sealed class Trainer
     {
         var wasTraining = module.Training;
         module.Eval();
+        using var states = new CarriedStates(1);
         try
         {
             using var noGrad = LibTorch.NoGrad();
@@ -169,8 +179,7 @@ public sealed class Trainer
             for (var i = 0; i < batches; i++)
             {
                 using var scope = DisposeScope.Enter();
-                var (inputs, targets) = source.Batch(i);
-                total += model.Loss(inputs, targets).ToDouble();
+                total += BatchLoss(source, i, 0, 1, states).Loss.ToDouble();
             }
             return total / batches;
         }
@@ -191,6 +200,7 @@ public sealed class Trainer
         var tensors = new Dictionary<string, Tensor> { [RngTensor] = LibTorch.GetRngState() };
         foreach (var (name, tensor) in module.StateDict()) tensors[ModelPrefix + name] = tensor;
         foreach (var (name, tensor) in optimizerState.Tensors) tensors[OptimizerPrefix + name] = tensor;
+        foreach (var (name, tensor) in carried.StateDict()) tensors[CarriedStatePrefix + name] = tensor;
         var allMetadata = new Dictionary<string, string>(metadata ?? new Dictionary<string, string>())
         {
             [StepKey] = Step.ToString(System.Globalization.CultureInfo.InvariantCulture),
@@ -220,6 +230,7 @@ public sealed class Trainer
 
         module.LoadStateDict(WithPrefix(content.Tensors, ModelPrefix));
         optimizer.LoadStateDict(new OptimizerState(WithPrefix(content.Tensors, OptimizerPrefix), optimizerSteps));
+        carried.LoadStateDict(WithPrefix(content.Tensors, CarriedStatePrefix));
         LibTorch.SetRngState(rng);
         Step = step;
         return content.Metadata;
@@ -233,17 +244,32 @@ public sealed class Trainer
         var k = options.GradientAccumulation;
         for (var micro = 0; micro < k; micro++)
         {
-            var (inputs, targets) = train.Batch(Step, micro, k);
-            var microLoss = model.Loss(inputs, targets);
+            var (microLoss, microTokens) = BatchLoss(train, Step, micro, k, carried);
             (microLoss / k).Backward();
             loss += microLoss.ToDouble() / k;
-            tokens += targets.NumElements;
+            tokens += microTokens;
         }
         var gradientNorm = options.GradientClip > 0
             ? GradientClipping.ClipGradNorm(model.Parameters(), options.GradientClip)
             : 0;
         return (loss, gradientNorm, tokens);
     }
+
+    /// <summary>
+    /// The mean loss of part <paramref name="part"/> of batch <paramref name="index"/> and its target count. A recurrent
+    /// model starts where the previous batch left <paramref name="states"/> when the source continues it.
+    /// </summary>
+    private (Tensor Loss, long Tokens) BatchLoss(IBatchSource source, long index, int part, int parts, CarriedStates states)
+    {
+        var (inputs, targets) = source.Batch(index, part, parts);
+        if (model is not IRecurrentLanguageModel recurrent)
+            return (model.Loss(inputs, targets), targets.NumElements);
+        var (logits, final) = recurrent.Forward(inputs, source.ContinuesPreviousBatch(index) ? states[part] : null);
+        states.Carry(part, final);
+        return (NextTokenLoss.FromLogits(logits, targets), targets.NumElements);
+    }
+
+    public void Dispose() => carried.Dispose();
 
     private void Report(IProgress<TrainingEvent>? progress, TrainingEventKind kind, double loss, double? validationLoss,
         double learningRate, double gradientNorm, long tokens, Stopwatch clock) =>

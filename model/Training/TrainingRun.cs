@@ -90,8 +90,10 @@ public static class TrainingRun
             [RunConfigKey] = ConfigFile.ToJson(config),
             [TokenizerKey] = tokenizer.ToJson(),
         };
-        var trainer = new Trainer(model, optimizer, schedule, Windows(corpus.Train, "training", data, data.Seed),
-            Windows(corpus.Validation, "validation", data, data.Seed + 1), training.ToOptions(metadata));
+        var streams = section is RecurrentSection { Tbptt: true };
+        using var trainer = new Trainer(model, optimizer, schedule,
+            Batches(corpus.Train, "training", data, data.Seed, streams),
+            Batches(corpus.Validation, "validation", data, data.Seed + 1, streams), training.ToOptions(metadata));
         if (resume && training.Checkpoint is { } existing && File.Exists(existing)) trainer.LoadCheckpoint(existing);
 
         var validationLoss = trainer.Run(progress, cancellation);
@@ -116,8 +118,17 @@ public static class TrainingRun
         return new RunSummary("NGram", corpus.VocabularySize, grams, corpus.Train.Length, validationLoss, clock.Elapsed, checkpoint);
     }
 
-    private static WindowBatches Windows(TokenSlice slice, string split, DataSection data, long seed)
+    /// <summary>Random windows of the split, or its contiguous streams for truncated BPTT.</summary>
+    private static IBatchSource Batches(TokenSlice slice, string split, DataSection data, long seed, bool streams)
     {
+        if (streams)
+        {
+            var needed = (long)data.BatchSize * data.BlockSize + 1;
+            if (slice.Length < needed)
+                throw new ConfigException(
+                    $"data.block_size: the {split} split has {slice.Length} tokens; batch_size streams of block_size tokens need {needed}");
+            return new StreamBatches(new TokenStreams(slice, data.BatchSize, data.BlockSize));
+        }
         if (slice.Length <= data.BlockSize)
             throw new ConfigException($"data.block_size: the {split} split has {slice.Length} tokens; a window needs block_size + 1 = {data.BlockSize + 1}");
         return new WindowBatches(new WindowSampler(slice, data.BlockSize, seed), data.BatchSize);

@@ -18,11 +18,7 @@ public sealed class WindowBatches : IBatchSource
 
     public (Tensor Inputs, Tensor Targets) Batch(long index, int part = 0, int parts = 1)
     {
-        if (parts < 1 || batchSize % parts != 0)
-            throw new ArgumentOutOfRangeException(nameof(parts), parts, $"the batch size {batchSize} must split into {parts} equal parts");
-        ArgumentOutOfRangeException.ThrowIfNegative(part);
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(part, parts);
-        var rows = batchSize / parts;
+        var rows = BatchParts.RowsPerPart(batchSize, part, parts);
         var batch = sampler.Sample(index, rows, firstRow: (long)part * rows);
         return (batch.Inputs, batch.Targets);
     }

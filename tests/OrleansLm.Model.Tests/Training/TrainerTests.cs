@@ -53,7 +53,7 @@ public sealed class TrainerTests : IDisposable
         using var model = NewModel(dropout: 0);
         using var optimizer = new AdamW(model.Parameters(), new AdamWOptions { LearningRate = 3e-3 });
         var events = new List<TrainingEvent>();
-        var trainer = new Trainer(model, optimizer, new ConstantSchedule(3e-3), Batches(corpus.Train), Batches(corpus.Validation),
+        using var trainer = new Trainer(model, optimizer, new ConstantSchedule(3e-3), Batches(corpus.Train), Batches(corpus.Validation),
             new TrainerOptions { MaxSteps = 60, EvalEvery = 20, EvalBatches = 4 });
         var before = trainer.Evaluate(Batches(corpus.Validation), 4);
 
@@ -78,7 +78,7 @@ public sealed class TrainerTests : IDisposable
     {
         using var model = new PoisonableBigram(corpus.VocabularySize) { PoisonedBatch = 3 };
         using var optimizer = new Sgd(model.Parameters(), new SgdOptions { LearningRate = 0.1 });
-        var trainer = new Trainer(model, optimizer, new ConstantSchedule(0.1), model.Batches(corpus.Train), null,
+        using var trainer = new Trainer(model, optimizer, new ConstantSchedule(0.1), model.Batches(corpus.Train), null,
             new TrainerOptions { MaxSteps = 10 });
         var run = () => trainer.Run();
         run.Should().Throw<TrainingDivergedException>().WithMessage("step 3: the loss is NaN*on_non_finite: skip*");
@@ -97,7 +97,7 @@ public sealed class TrainerTests : IDisposable
         {
             if (e.Kind == TrainingEventKind.Step && e.Step == 3) afterStep3 = model.Table.Weight.ToArray<float>();
         });
-        var trainer = new Trainer(model, optimizer, new ConstantSchedule(0.1), model.Batches(corpus.Train), null,
+        using var trainer = new Trainer(model, optimizer, new ConstantSchedule(0.1), model.Batches(corpus.Train), null,
             new TrainerOptions { MaxSteps = 6, ReportEvery = 1, OnNonFinite = NonFinitePolicy.Skip, GradientClip = 0 });
         trainer.Run(progress);
 
@@ -113,7 +113,7 @@ public sealed class TrainerTests : IDisposable
     {
         using var model = NewModel(dropout: 0);
         using var optimizer = new AdamW(model.Parameters(), new AdamWOptions());
-        var trainer = new Trainer(model, optimizer, new ConstantSchedule(1e-3), Batches(corpus.Train), null, new TrainerOptions { MaxSteps = 3 });
+        using var trainer = new Trainer(model, optimizer, new ConstantSchedule(1e-3), Batches(corpus.Train), null, new TrainerOptions { MaxSteps = 3 });
         trainer.Run();
         var path = Path.Combine(directory, "ckpt.safetensors");
         trainer.SaveCheckpoint(path, new Dictionary<string, string> { ["olm.model"] = "{\"family\": \"transformer\"}" });
@@ -138,7 +138,7 @@ public sealed class TrainerTests : IDisposable
     {
         using var model = NewModel(dropout: 0);
         using var optimizer = new AdamW(model.Parameters(), new AdamWOptions());
-        var trainer = new Trainer(model, optimizer, new ConstantSchedule(1e-3), Batches(corpus.Train), null, new TrainerOptions { MaxSteps = 1 });
+        using var trainer = new Trainer(model, optimizer, new ConstantSchedule(1e-3), Batches(corpus.Train), null, new TrainerOptions { MaxSteps = 1 });
         trainer.Run();
         var path = Path.Combine(directory, "ckpt.safetensors");
         trainer.SaveCheckpoint(path);
@@ -174,7 +174,7 @@ public sealed class TrainerTests : IDisposable
         LibTorch.ManualSeed(resumeFrom is null ? 11UL : 12345UL);  // a resumed run starts from a different init
         using var model = NewModel(dropout);
         using var optimizer = new AdamW(model.Parameters(), new AdamWOptions { LearningRate = 1e-3 });
-        var trainer = new Trainer(model, optimizer, new WarmupCosineSchedule(3e-3, 3e-4, 3, 12),
+        using var trainer = new Trainer(model, optimizer, new WarmupCosineSchedule(3e-3, 3e-4, 3, 12),
             Batches(corpus.Train), null,
             new TrainerOptions { MaxSteps = steps, ReportEvery = 1, GradientAccumulation = accumulation, GradientClip = 0.5 });
         if (resumeFrom is not null)

@@ -27,6 +27,7 @@ public sealed class TrainingRunTests : IDisposable
         "family: rnn\n  cell: elman\n  embedding: 8\n  hidden: 16\n  layers: 1",
         "family: rnn\n  cell: lstm\n  embedding: 8\n  hidden: 16\n  layers: 2\n  dropout: 0.1",
         "family: rnn\n  cell: gru\n  embedding: 16\n  hidden: 16\n  tie_weights: true",
+        "family: rnn\n  cell: lstm\n  embedding: 8\n  hidden: 16\n  layers: 1\n  tbptt: false",
     };
 
     [Theory]
@@ -78,10 +79,20 @@ public sealed class TrainingRunTests : IDisposable
     [InlineData("data:\n  path: X\nschedule:\n  warmup: 5000", "schedule.decay_steps*")]
     [InlineData("data:\n  path: X\ntraining:\n  grad_accumulation: 0", "gradient_accumulation*")]
     [InlineData("model:\n  family: transformer", "*missing required field 'data'*")]
+    [InlineData("data:\n  path: X\ntraining:\n  max_seconds: -5", "training.max_seconds: must be a non-negative number*got -5")]
     public void BadRunConfigsNameTheField(string yaml, string expected)
     {
         var parse = () => ConfigFile.Parse<RunConfig>(yaml.Replace("X", corpus), "run.yaml");
         parse.Should().Throw<ConfigException>().WithMessage(expected);
+    }
+
+    [Fact]
+    public void StreamsTooLongForTheValidationSplitNameTheField()
+    {
+        var config = Config("family: rnn\n  cell: gru\n  hidden: 8", "name: sgd\n  lr: 0.1", steps: 1, checkpoint: null);
+        config = config with { Data = config.Data with { BlockSize = 200 } };
+        var run = () => TrainingRun.Execute(config);
+        run.Should().Throw<ConfigException>().WithMessage("data.block_size: the validation split has * tokens; batch_size streams of block_size tokens need 1601");
     }
 
     [Fact]
