@@ -43,23 +43,27 @@ public static class TrainCommand
 
         try
         {
-            var steps = config.TrainingOrDefault.Steps;
+            var training = config.TrainingOrDefault;
             RunSummary summary;
             if (json)
             {
                 summary = TrainingRun.Execute(config, new JsonProgress(), resume, cancellation);
-                Console.WriteLine(JsonSerializer.Serialize(new { @event = "done", summary.Family, summary.Parameters, summary.ValidationLoss, summary.Checkpoint }, JsonLines));
+                Console.WriteLine(JsonSerializer.Serialize(new
+                {
+                    @event = "done", summary.Family, summary.Parameters, summary.ValidationLoss, summary.TrainTokens,
+                    ElapsedSeconds = summary.Elapsed.TotalSeconds, summary.Checkpoint,
+                }, JsonLines));
             }
             else
             {
-                AnsiConsole.MarkupLineInterpolated($"[bold]olm train[/]: {config.ModelOrDefault.GetType().Name.Replace("Section", "")} on {config.Data.Path}, {steps} steps");
+                AnsiConsole.MarkupLineInterpolated($"[bold]olm train[/]: {config.ModelOrDefault.GetType().Name.Replace("Section", "")} on {config.Data.Path}, {training.Steps} steps{(training.MaxSeconds > 0 ? $" or {training.MaxSeconds} s" : "")}");
                 summary = AnsiConsole.Progress()
                     .AutoClear(false)
                     .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
                     .Start(context =>
                     {
-                        var task = context.AddTask("training", maxValue: Math.Max(1, steps));
-                        return TrainingRun.Execute(config, new BarProgress(task), resume, cancellation);
+                        var task = context.AddTask("training", maxValue: 1);
+                        return TrainingRun.Execute(config, new BarProgress(task, training.MaxSeconds), resume, cancellation);
                     });
                 AnsiConsole.MarkupLineInterpolated(
                     $"validation loss [bold]{summary.ValidationLoss:F4}[/] nats/token (perplexity {summary.ValidationPerplexity:F2}), {summary.Parameters:N0} parameters, {summary.Elapsed.TotalSeconds:F1} s");
@@ -105,11 +109,13 @@ public static class TrainCommand
         }, JsonLines));
     }
 
-    private sealed class BarProgress(ProgressTask task) : IProgress<TrainingEvent>
+    // The bar shows whichever ends the run first: the steps or the time budget (max_seconds, 0 = none).
+    private sealed class BarProgress(ProgressTask task, double maxSeconds) : IProgress<TrainingEvent>
     {
         public void Report(TrainingEvent value)
         {
-            task.Value = value.Step;
+            var byTime = maxSeconds > 0 ? value.Elapsed.TotalSeconds / maxSeconds : 0;
+            task.Value = Math.Min(1, Math.Max((double)value.Step / Math.Max(1, value.MaxSteps), byTime));
             task.Description = value.Kind switch
             {
                 TrainingEventKind.Evaluation => $"step {value.Step}/{value.MaxSteps}  val loss {value.ValidationLoss:F3}",
