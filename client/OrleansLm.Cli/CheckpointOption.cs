@@ -10,7 +10,7 @@ internal static class CheckpointOption
 {
     public static Option<FileInfo> Create() => new("--checkpoint")
     {
-        Description = "a checkpoint written by `olm train`",
+        Description = "a model written by `olm train`: a neural checkpoint (.safetensors) or an n-gram model (its .tokenizer.json beside it)",
         DefaultValueFactory = _ => new FileInfo("olm-run.safetensors"),
     };
 

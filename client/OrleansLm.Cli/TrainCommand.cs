@@ -56,15 +56,24 @@ public static class TrainCommand
             }
             else
             {
-                AnsiConsole.MarkupLineInterpolated($"[bold]olm train[/]: {config.ModelOrDefault.GetType().Name.Replace("Section", "")} on {config.Data.Path}, {training.Steps} steps{(training.MaxSeconds > 0 ? $" or {training.MaxSeconds} s" : "")}");
-                summary = AnsiConsole.Progress()
-                    .AutoClear(false)
-                    .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
-                    .Start(context =>
-                    {
-                        var task = context.AddTask("training", maxValue: 1);
-                        return TrainingRun.Execute(config, new BarProgress(task, training.MaxSeconds), resume, cancellation);
-                    });
+                if (config.ModelOrDefault is NGramSection ngram)
+                {
+                    // Counting takes one pass over the corpus, with no steps to show.
+                    AnsiConsole.MarkupLineInterpolated($"[bold]olm train[/]: counting {ngram.Order}-grams of {config.Data.Path}");
+                    summary = TrainingRun.Execute(config, null, resume, cancellation);
+                }
+                else
+                {
+                    AnsiConsole.MarkupLineInterpolated($"[bold]olm train[/]: {config.ModelOrDefault.GetType().Name.Replace("Section", "")} on {config.Data.Path}, {training.Steps} steps{(training.MaxSeconds > 0 ? $" or {training.MaxSeconds} s" : "")}");
+                    summary = AnsiConsole.Progress()
+                        .AutoClear(false)
+                        .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+                        .Start(context =>
+                        {
+                            var task = context.AddTask("training", maxValue: 1);
+                            return TrainingRun.Execute(config, new BarProgress(task, training.MaxSeconds), resume, cancellation);
+                        });
+                }
                 AnsiConsole.MarkupLineInterpolated(
                     $"validation loss [bold]{summary.ValidationLoss:F4}[/] nats/token (perplexity {summary.ValidationPerplexity:F2}), {summary.Parameters:N0} parameters, {summary.Elapsed.TotalSeconds:F1} s");
                 if (summary.Checkpoint is not null) AnsiConsole.MarkupLineInterpolated($"checkpoint: {summary.Checkpoint}");

@@ -94,7 +94,9 @@ public static class BeamSearch
 
             var next = new List<Beam>(width);
             var nextSources = new List<int>(width);
-            for (var rank = 0; rank < scores.Length && next.Count < width; rank++)
+            // Scores come sorted, and a score of −∞ is an extension of probability 0 (a model may rule tokens out,
+            // as an unsmoothed n-gram does): it is no hypothesis, and carrying it would make later log-probs NaN.
+            for (var rank = 0; rank < scores.Length && next.Count < width && !double.IsNegativeInfinity(scores[rank]); rank++)
             {
                 var (source, token) = ((int)(indices[rank] / vocabulary), (int)(indices[rank] % vocabulary));
                 var extended = live[source].Extend(token, scores[rank]);

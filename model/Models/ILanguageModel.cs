@@ -3,9 +3,9 @@ using OrleansLm.Model.Torch;
 namespace OrleansLm.Model.Models;
 
 /// <summary>
-/// What trainers, decoders and the cluster need from any neural language model. Every family reads
-/// token ids [B, T] and predicts, at each position t, the token at t + 1 from the tokens at ≤ t
-/// (a fixed-window model sees only its last n − 1 of them).
+/// What trainers, decoders and the cluster need from any language model (an n-gram model through
+/// <see cref="NGramLanguageModel"/>). Every family reads token ids [B, T] and predicts, at each position t,
+/// the token at t + 1 from the tokens at ≤ t (fixed-window and n-gram models see only their last n − 1 of them).
 /// </summary>
 public interface ILanguageModel : IDisposable
 {

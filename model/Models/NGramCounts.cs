@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using OrleansLm.Model.IO;
 using OrleansLm.Model.Text;
 
 namespace OrleansLm.Model.Models;
@@ -40,6 +41,9 @@ public sealed class NGramCounts
     public int Order { get; }
 
     public int VocabularySize { get; }
+
+    /// <summary>Distinct grams stored over every order: what a count-based model has in place of parameters.</summary>
+    public long DistinctGrams => _tables.Sum(table => (long)table.Count);
 
     /// <summary>Counts every gram of <paramref name="tokens"/>, a sequence of its own (nothing before it).</summary>
     public void Add(ReadOnlySpan<int> tokens) => Add(tokens, 0, nameof(tokens));
@@ -100,21 +104,14 @@ public sealed class NGramCounts
 
     public void Save(Stream stream) => NGramFile.Write(stream, this, NGramFile.CountsOnly, 0);
 
-    public void Save(string path)
-    {
-        using var file = File.Create(path);
-        Save(file);
-    }
+    /// <summary>Writes the counts to <paramref name="path"/> atomically (a temporary file renamed over it).</summary>
+    public void Save(string path) => AtomicFile.Write(path, Save);
 
     /// <summary>Reads counts from an n-gram file (a saved <see cref="NGramCounts"/> or <see cref="NGramLm"/>).</summary>
     /// <exception cref="InvalidDataException">The file is not an n-gram file, or is truncated or corrupt.</exception>
     public static NGramCounts Load(Stream stream) => NGramFile.Read(stream).Counts;
 
-    public static NGramCounts Load(string path)
-    {
-        using var file = File.OpenRead(path);
-        return Load(file);
-    }
+    public static NGramCounts Load(string path) => NGramFile.Load(path, Load);
 
     /// <summary>The k-grams' table; a gram's key is its ids packed most-recent-last, see <see cref="Pack"/>.</summary>
     internal IReadOnlyDictionary<UInt128, long> Table(int order) => _tables[order - 1];

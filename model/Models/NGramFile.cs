@@ -17,6 +17,28 @@ internal static class NGramFile
     private const int HeaderLength = 8 + 4 + 1 + 8 + 4 + 4;
     private const int ChecksumLength = 8;
 
+    /// <summary>Whether the file at <paramref name="path"/> starts like an n-gram file (the rest is checked when it is read).</summary>
+    public static bool StartsWithMagic(string path)
+    {
+        Span<byte> start = stackalloc byte[Magic.Length];
+        using var file = File.OpenRead(path);
+        return file.ReadAtLeast(start, start.Length, throwOnEndOfStream: false) == start.Length && start.SequenceEqual(Magic);
+    }
+
+    /// <summary>Reads <paramref name="path"/> with <paramref name="read"/>; a bad file's error names it.</summary>
+    public static T Load<T>(string path, Func<Stream, T> read)
+    {
+        using var file = File.OpenRead(path);
+        try
+        {
+            return read(file);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"{path}: {e.Message}", e);
+        }
+    }
+
     public static void Write(Stream stream, NGramCounts counts, byte smoothing, double parameter)
     {
         ArgumentNullException.ThrowIfNull(stream);

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using OrleansLm.Model.IO;
 
 namespace OrleansLm.Model.Models;
 
@@ -72,6 +73,9 @@ public sealed class NGramLm
     /// <summary>k for add-k, D for Kneser-Ney, 0 for maximum likelihood.</summary>
     public double Parameter { get; }
 
+    /// <inheritdoc cref="NGramCounts.DistinctGrams"/>
+    public long DistinctGrams => _counts.DistinctGrams;
+
     /// <summary>P(<paramref name="token"/> | the last Order − 1 tokens of <paramref name="context"/>).</summary>
     public double Probability(ReadOnlySpan<int> context, int token)
     {
@@ -120,11 +124,8 @@ public sealed class NGramLm
 
     public void Save(Stream stream) => NGramFile.Write(stream, _counts, (byte)Smoothing, Parameter);
 
-    public void Save(string path)
-    {
-        using var file = File.Create(path);
-        Save(file);
-    }
+    /// <summary>Writes the model to <paramref name="path"/> atomically (a temporary file renamed over it).</summary>
+    public void Save(string path) => AtomicFile.Write(path, Save);
 
     /// <exception cref="InvalidDataException">The file is not an n-gram model, or is truncated or corrupt.</exception>
     public static NGramLm Load(Stream stream)
@@ -144,11 +145,8 @@ public sealed class NGramLm
         }
     }
 
-    public static NGramLm Load(string path)
-    {
-        using var file = File.OpenRead(path);
-        return Load(file);
-    }
+    /// <exception cref="InvalidDataException">The file is not an n-gram model, or is truncated or corrupt; the message names it.</exception>
+    public static NGramLm Load(string path) => NGramFile.Load(path, Load);
 
     /// <summary>Fills <paramref name="probabilities"/>[i] with P(<paramref name="tokens"/>[i] | context), order by order from the uniform up.</summary>
     private void Estimate(ReadOnlySpan<int> context, ReadOnlySpan<int> tokens, Span<double> probabilities)

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using OrleansLm.Model.IO;
 
 namespace OrleansLm.Model.Text;
 
@@ -120,7 +121,7 @@ public sealed partial class ByteBpeTokenizer : ITokenizer
         ["merges"] = new JsonArray(_merges.Select(m => (JsonNode)new JsonArray(m.Left, m.Right)).ToArray()),
     });
 
-    public void Save(string path) => File.WriteAllText(path, ToJson());
+    public void Save(string path) => AtomicFile.WriteAllText(path, ToJson());
 
     internal static ByteBpeTokenizer FromJson(JsonObject root)
     {

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json.Nodes;
+using OrleansLm.Model.IO;
 
 namespace OrleansLm.Model.Text;
 
@@ -69,7 +70,7 @@ public sealed class CharTokenizer : ITokenizer
         ["unknown"] = HasUnknown,
     });
 
-    public void Save(string path) => File.WriteAllText(path, ToJson());
+    public void Save(string path) => AtomicFile.WriteAllText(path, ToJson());
 
     internal static CharTokenizer FromJson(JsonObject root)
     {

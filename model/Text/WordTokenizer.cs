@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using OrleansLm.Model.IO;
 
 namespace OrleansLm.Model.Text;
 
@@ -83,7 +84,7 @@ public sealed partial class WordTokenizer : ITokenizer
         ["words"] = new JsonArray(_words.Skip(1).Select(w => (JsonNode)w).ToArray()),
     });
 
-    public void Save(string path) => File.WriteAllText(path, ToJson());
+    public void Save(string path) => AtomicFile.WriteAllText(path, ToJson());
 
     internal static WordTokenizer FromJson(JsonObject root)
     {

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using OrleansLm.Model.IO;
 
 namespace OrleansLm.Model.Torch;
 
@@ -68,26 +69,15 @@ public static class Safetensors
         // The format recommends padding the header with spaces so the data starts 8-byte aligned.
         var json = Encoding.UTF8.GetBytes(header.ToJsonString());
         var padded = (json.Length + 7) / 8 * 8;
-        var full = Path.GetFullPath(path);
-        var temporary = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-        try
+        AtomicFile.Write(path, file =>
         {
-            using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
-            {
-                Span<byte> length = stackalloc byte[8];
-                BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)padded);
-                file.Write(length);
-                file.Write(json);
-                for (var i = json.Length; i < padded; i++) file.WriteByte((byte)' ');
-                foreach (var payload in payloads) file.Write(payload);
-                file.Flush(flushToDisk: true);
-            }
-            File.Move(temporary, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temporary)) File.Delete(temporary);
-        }
+            Span<byte> length = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)padded);
+            file.Write(length);
+            file.Write(json);
+            for (var i = json.Length; i < padded; i++) file.WriteByte((byte)' ');
+            foreach (var payload in payloads) file.Write(payload);
+        });
     }
 
     /// <summary>Reads a safetensors file into CPU tensors; throws <see cref="InvalidDataException"/> naming what is wrong.</summary>

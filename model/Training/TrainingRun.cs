@@ -49,9 +49,15 @@ public static class TrainingRun
         };
     }
 
-    /// <summary>A neural model, in eval mode, with its tokenizer and run configuration, from a checkpoint.</summary>
-    public static (ILanguageModel Model, ITokenizer Tokenizer, RunConfig Config) LoadForInference(string checkpoint)
+    /// <summary>
+    /// A model with its tokenizer from a file that <c>olm train</c> wrote: a neural checkpoint (the model in eval
+    /// mode, with the run configuration stored in it) or an n-gram model file, told apart by its header, with its
+    /// <see cref="TokenizerSidecar"/>. An n-gram file stores no run configuration, so Config is null for it.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The file, or an n-gram model's tokenizer, is missing, corrupt or not from <c>olm train</c>.</exception>
+    public static (ILanguageModel Model, ITokenizer Tokenizer, RunConfig? Config) LoadForInference(string checkpoint)
     {
+        if (NGramFile.StartsWithMagic(checkpoint)) return LoadNGram(checkpoint);
         using var content = Safetensors.Load(checkpoint);
         string Metadata(string key) => content.Metadata.TryGetValue(key, out var value)
             ? value
@@ -75,6 +81,29 @@ public static class TrainingRun
             model.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Where <c>olm train</c> writes an n-gram model's tokenizer: beside the model, whose file format has no room for it.</summary>
+    public static string TokenizerSidecar(string checkpoint) => checkpoint + ".tokenizer.json";
+
+    private static (ILanguageModel Model, ITokenizer Tokenizer, RunConfig? Config) LoadNGram(string checkpoint)
+    {
+        var sidecar = TokenizerSidecar(checkpoint);
+        if (!File.Exists(sidecar))
+            throw new InvalidDataException($"{checkpoint} is an n-gram model but its tokenizer {sidecar} does not exist (`olm train` writes both)");
+        var model = NGramLm.Load(checkpoint);
+        ITokenizer tokenizer;
+        try
+        {
+            tokenizer = ITokenizer.Load(sidecar);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"{sidecar}: {e.Message}", e);
+        }
+        if (tokenizer.VocabularySize != model.VocabularySize)
+            throw new InvalidDataException($"{sidecar} has {tokenizer.VocabularySize} tokens but the n-gram model {checkpoint} has {model.VocabularySize}");
+        return (new NGramLanguageModel(model), tokenizer, null);
     }
 
     private static RunSummary TrainNeural(RunConfig config, NeuralModelSection section, Corpus corpus, ITokenizer tokenizer,
@@ -110,12 +139,11 @@ public static class TrainingRun
         var validationLoss = model.CrossEntropy(corpus.Validation.Tokens);
         if (checkpoint is not null)
         {
+            // Tokenizer first: a new model file never appears without its tokenizer beside it.
+            tokenizer.Save(TokenizerSidecar(checkpoint));
             model.Save(checkpoint);
-            tokenizer.Save(checkpoint + ".tokenizer.json");
         }
-        // An n-gram model's "parameters" are its distinct stored grams.
-        var grams = Enumerable.Range(1, section.Order).Sum(order => counts.Grams(order).LongCount());
-        return new RunSummary("NGram", corpus.VocabularySize, grams, corpus.Train.Length, validationLoss, clock.Elapsed, checkpoint);
+        return new RunSummary("NGram", corpus.VocabularySize, model.DistinctGrams, corpus.Train.Length, validationLoss, clock.Elapsed, checkpoint);
     }
 
     /// <summary>Random windows of the split, or its contiguous streams for truncated BPTT.</summary>

@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using OrleansLm.Model.Models;
+using OrleansLm.Model.Text;
 
 namespace OrleansLm.Integration.Tests;
 
@@ -57,6 +59,68 @@ public partial class CliProcessTests
             scored.Should().Be(0, scoreText);
             var perplexity = double.Parse(Perplexity().Match(scoreText).Groups[1].Value, CultureInfo.InvariantCulture);
             perplexity.Should().BeLessThan(5, "a memorised sentence is unsurprising: " + scoreText);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task SampleAndScoreAnNGramModelThatTrainWrote()
+    {
+        var directory = Directory.CreateTempSubdirectory("olm-cli-").FullName;
+        try
+        {
+            var corpus = Path.Combine(directory, "corpus.txt");
+            await File.WriteAllTextAsync(corpus, string.Concat(Enumerable.Repeat("the cat sat on the mat. the dog sat on the log. ", 50)));
+            var checkpoint = Path.Combine(directory, "run.ngram");
+            var config = Path.Combine(directory, "run.yaml");
+            await File.WriteAllTextAsync(config, $"""
+                data:
+                  path: {corpus}
+                model:
+                  family: ngram
+                  order: 3
+                  smoothing: kneser_ney
+                training:
+                  checkpoint: {checkpoint}
+                """);
+
+            var (exitCode, output) = await RunOlm("train", "--config", config, "--json");
+            exitCode.Should().Be(0, output);
+            JsonNode.Parse(output.Split('\n').Last(l => l.StartsWith('{')))!["family"]!.GetValue<string>().Should().Be("NGram");
+
+            var (first, firstText) = await RunOlm("sample", "--checkpoint", checkpoint, "--prompt", "the ", "--max-tokens", "40", "--seed", "4");
+            var (_, secondText) = await RunOlm("sample", "--checkpoint", checkpoint, "--prompt", "the ", "--max-tokens", "40", "--seed", "4");
+            first.Should().Be(0, firstText);
+            firstText.Should().StartWith("the ").And.Be(secondText, "the same seed gives the same text");
+            firstText.TrimEnd('\n').Length.Should().Be("the ".Length + 40, "a character model writes one character per token");
+
+            var (beamed, beamText) = await RunOlm("sample", "--checkpoint", checkpoint, "--prompt", "the c", "--max-tokens", "8", "--beam", "3", "--json");
+            beamed.Should().Be(0, beamText);
+            var beam = JsonNode.Parse(beamText)!;
+            var continued = "the c" + beam["text"]!.GetValue<string>();
+            var corpusText = await File.ReadAllTextAsync(corpus);
+            Enumerable.Range(0, continued.Length - 2).Select(i => continued.Substring(i, 3))
+                .Should().OnlyContain(trigram => corpusText.Contains(trigram), $"the likeliest text strings seen trigrams: '{continued}'");
+            beam["log_probs"]!.AsArray().Select(p => p!.GetValue<double>()).Should().HaveCount(8).And.OnlyContain(p => p <= 0 && double.IsFinite(p));
+
+            const string text = "the dog sat on the mat.";
+            var (scored, scoreText) = await RunOlm("score", "--checkpoint", checkpoint, "--text", text);
+            scored.Should().Be(0, scoreText);
+            var perplexity = double.Parse(Perplexity().Match(scoreText).Groups[1].Value, CultureInfo.InvariantCulture);
+            // The same perplexity from the model file directly: every token after the first, given its two predecessors.
+            var model = NGramLm.Load(checkpoint);
+            var ids = ITokenizer.Load(checkpoint + ".tokenizer.json").Encode(text);
+            var surprisal = Enumerable.Range(1, ids.Length - 1).Average(t => -Math.Log(model.Probability(ids[Math.Max(0, t - 2)..t], ids[t])));
+            perplexity.Should().BeApproximately(Math.Exp(surprisal), 2e-3, scoreText);
+            perplexity.Should().BeLessThan(2, "the text recombines memorised trigrams");
+
+            File.Delete(checkpoint + ".tokenizer.json");
+            var (missing, missingText) = await RunOlm("score", "--checkpoint", checkpoint, "--text", text);
+            missing.Should().Be(2, missingText);
+            missingText.Should().Contain("--checkpoint").And.Contain(checkpoint + ".tokenizer.json");
         }
         finally
         {
