@@ -13,15 +13,9 @@ public partial class CliProcessTests
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(120);
 
     [Fact]
-    public async Task TrainSampleAndScoreAgainstTheCheckpointItWrote()
-    {
-        var directory = Directory.CreateTempSubdirectory("olm-cli-").FullName;
-        try
+    public Task TrainSampleAndScoreAgainstTheCheckpointItWrote() => InRunDirectory(
+        string.Concat(Enumerable.Repeat("the quick brown fox jumps over the lazy dog. ", 200)), "run.safetensors", async (corpus, checkpoint, config) =>
         {
-            var corpus = Path.Combine(directory, "corpus.txt");
-            await File.WriteAllTextAsync(corpus, string.Concat(Enumerable.Repeat("the quick brown fox jumps over the lazy dog. ", 200)));
-            var checkpoint = Path.Combine(directory, "run.safetensors");
-            var config = Path.Combine(directory, "run.yaml");
             await File.WriteAllTextAsync(config, $"""
                 data:
                   path: {corpus}
@@ -59,23 +53,12 @@ public partial class CliProcessTests
             scored.Should().Be(0, scoreText);
             var perplexity = double.Parse(Perplexity().Match(scoreText).Groups[1].Value, CultureInfo.InvariantCulture);
             perplexity.Should().BeLessThan(5, "a memorised sentence is unsurprising: " + scoreText);
-        }
-        finally
-        {
-            Directory.Delete(directory, recursive: true);
-        }
-    }
+        });
 
     [Fact]
-    public async Task SampleAndScoreAnNGramModelThatTrainWrote()
-    {
-        var directory = Directory.CreateTempSubdirectory("olm-cli-").FullName;
-        try
+    public Task SampleAndScoreAnNGramModelThatTrainWrote() => InRunDirectory(
+        string.Concat(Enumerable.Repeat("the cat sat on the mat. the dog sat on the log. ", 50)), "run.ngram", async (corpus, checkpoint, config) =>
         {
-            var corpus = Path.Combine(directory, "corpus.txt");
-            await File.WriteAllTextAsync(corpus, string.Concat(Enumerable.Repeat("the cat sat on the mat. the dog sat on the log. ", 50)));
-            var checkpoint = Path.Combine(directory, "run.ngram");
-            var config = Path.Combine(directory, "run.yaml");
             await File.WriteAllTextAsync(config, $"""
                 data:
                   path: {corpus}
@@ -121,12 +104,7 @@ public partial class CliProcessTests
             var (missing, missingText) = await RunOlm("score", "--checkpoint", checkpoint, "--text", text);
             missing.Should().Be(2, missingText);
             missingText.Should().Contain("--checkpoint").And.Contain(checkpoint + ".tokenizer.json");
-        }
-        finally
-        {
-            Directory.Delete(directory, recursive: true);
-        }
-    }
+        });
 
     [Fact]
     public async Task TrainRejectsABadConfigNamingTheFieldWithExitCodeTwo()
@@ -163,6 +141,22 @@ public partial class CliProcessTests
         var (exitCode, output) = await RunOlm("health", "--url", $"http://127.0.0.1:{port}/", "--timeout", "5");
         exitCode.Should().Be(3, output);
         output.Should().Contain("cannot get health");
+    }
+
+    // A fresh directory holding the corpus, for a test given the corpus, checkpoint and run.yaml paths; deleted after.
+    private static async Task InRunDirectory(string corpusText, string checkpointName, Func<string, string, string, Task> test)
+    {
+        var directory = Directory.CreateTempSubdirectory("olm-cli-").FullName;
+        try
+        {
+            var corpus = Path.Combine(directory, "corpus.txt");
+            await File.WriteAllTextAsync(corpus, corpusText);
+            await test(corpus, Path.Combine(directory, checkpointName), Path.Combine(directory, "run.yaml"));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
     }
 
     private static async Task<(int ExitCode, string Output)> RunOlm(params string[] arguments)
