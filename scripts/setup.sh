@@ -5,9 +5,10 @@
 #   cmake, g++                           the native shim (model/native), built by `dotnet build`
 #   python3-torch                        the PyTorch peer for parity tests and benchmarks (/usr/bin/python3)
 #   fortunes-min                         the corpus of the built-in run (`olm train` without --config)
+#   postgresql                           the membership table's server: tests start their own (initdb into a temp dir)
 set -euo pipefail
 
-packages=(cmake g++ libtorch-dev libopenblas0-pthread python3-torch python3-numpy fortunes-min curl)
+packages=(cmake g++ libtorch-dev libopenblas0-pthread python3-torch python3-numpy fortunes-min curl postgresql)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

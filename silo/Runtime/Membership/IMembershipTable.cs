@@ -15,7 +15,10 @@ public interface IMembershipTable
     /// <summary>Inserts a row for a new silo and sets the table version to <paramref name="version"/>, if the stored version is still its predecessor.</summary>
     Task<bool> InsertRowAsync(MembershipEntry entry, TableVersion version, CancellationToken cancellation);
 
-    /// <summary>Replaces a row if its etag is still <paramref name="etag"/> and the table version still precedes <paramref name="version"/>.</summary>
+    /// <summary>
+    /// Replaces a row if its etag is still <paramref name="etag"/> and the table version still precedes <paramref name="version"/>.
+    /// The stored IAmAlive time keeps the later of the two: a vote written from an older read must not set a heartbeat back.
+    /// </summary>
     Task<bool> UpdateRowAsync(MembershipEntry entry, string etag, TableVersion version, CancellationToken cancellation);
 
     /// <summary>Refreshes only the row's IAmAlive time: a heartbeat, not a membership change, so no version check.</summary>

@@ -1,0 +1,186 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Npgsql;
+
+namespace OrleansLm.Runtime.Tests.Infrastructure;
+
+/// <summary>
+/// A private PostgreSQL server for tests: the Debian binaries (package postgresql) initialize a cluster in a temp
+/// directory and serve it on a free loopback port, with trust authentication and durability off (it is thrown
+/// away). initdb refuses to run as root, so under root the server runs as the postgres (or nobody) user.
+/// Disposing stops the server and deletes the directory. Free of xUnit so other test projects can link it.
+/// </summary>
+public sealed class PostgresServer : IAsyncDisposable
+{
+    private const string SuperUser = "postgres";
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+
+    private readonly string binDirectory;
+    private readonly string? runAs;
+    private readonly DirectoryInfo root;
+    private readonly string dataDirectory;
+
+    private PostgresServer(string binDirectory, string? runAs, DirectoryInfo root, int port)
+    {
+        this.binDirectory = binDirectory;
+        this.runAs = runAs;
+        this.root = root;
+        dataDirectory = Path.Combine(root.FullName, "data");
+        Port = port;
+    }
+
+    public int Port { get; }
+
+    /// <summary>A connection string to <paramref name="database"/> on this server as its superuser.</summary>
+    public string ConnectionString(string database = "postgres") =>
+        new NpgsqlConnectionStringBuilder { Host = "127.0.0.1", Port = Port, Username = SuperUser, Database = database }.ConnectionString;
+
+    public static async Task<PostgresServer> StartAsync(CancellationToken cancellation = default)
+    {
+        var binDirectory = FindBinDirectory();
+        var runAs = Environment.IsPrivilegedProcess ? UnprivilegedUser() : null;
+        var root = Directory.CreateTempSubdirectory("orleanslm-pg-");
+        try
+        {
+            var socketDirectory = root.CreateSubdirectory("run").FullName;
+            if (runAs is not null)
+                await RunAsync("chown", ["-R", runAs, root.FullName], cancellation);
+
+            var server = new PostgresServer(binDirectory, runAs, root, FreeLoopbackPort());
+            await server.RunServerToolAsync(
+                "initdb", ["-D", server.dataDirectory, "-U", SuperUser, "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"],
+                cancellation);
+            var serverOptions = $"-p {server.Port} -k {socketDirectory} -c listen_addresses=127.0.0.1 "
+                + "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200";
+            await server.RunServerToolAsync(
+                "pg_ctl",
+                ["start", "-D", server.dataDirectory, "-w", "-t", ((int)StartTimeout.TotalSeconds).ToString(),
+                    "-l", Path.Combine(root.FullName, "server.log"), "-o", serverOptions],
+                cancellation);
+            await server.WaitUntilReadyAsync(cancellation);
+            return server;
+        }
+        catch (Exception e)
+        {
+            var log = Path.Combine(root.FullName, "server.log");
+            var tail = File.Exists(log) ? string.Join('\n', File.ReadLines(log).TakeLast(20)) : "(no server log)";
+            await TryStopAsync(binDirectory, runAs, Path.Combine(root.FullName, "data"));
+            root.Delete(recursive: true);
+            throw new InvalidOperationException($"could not start a test PostgreSQL server: {e.Message}\nserver log:\n{tail}", e);
+        }
+    }
+
+    /// <summary>Creates an empty database and returns a connection string to it.</summary>
+    public async Task<string> CreateDatabaseAsync(string name, CancellationToken cancellation = default)
+    {
+        await using var connection = new NpgsqlConnection(ConnectionString());
+        await connection.OpenAsync(cancellation);
+        await using var command = new NpgsqlCommand($"CREATE DATABASE \"{name.Replace("\"", "\"\"")}\"", connection);
+        await command.ExecuteNonQueryAsync(cancellation);
+        return ConnectionString(name);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        NpgsqlConnection.ClearAllPools();
+        await TryStopAsync(binDirectory, runAs, dataDirectory);
+        root.Delete(recursive: true);
+    }
+
+    private static string FindBinDirectory()
+    {
+        // Debian installs each major version side by side; the newest wins.
+        var versions = Directory.Exists("/usr/lib/postgresql") ? Directory.GetDirectories("/usr/lib/postgresql") : [];
+        return versions
+            .Select(version => Path.Combine(version, "bin"))
+            .Where(bin => File.Exists(Path.Combine(bin, "initdb")) && File.Exists(Path.Combine(bin, "pg_ctl")))
+            .OrderByDescending(bin => int.TryParse(Path.GetFileName(Path.GetDirectoryName(bin)), out var major) ? major : 0)
+            .FirstOrDefault()
+            ?? throw new InvalidOperationException(
+                "no PostgreSQL server binaries under /usr/lib/postgresql/*/bin: install the Debian package postgresql (scripts/setup.sh does)");
+    }
+
+    private static string UnprivilegedUser()
+    {
+        var users = File.ReadLines("/etc/passwd").Select(line => line.Split(':')[0]).ToHashSet();
+        return users.Contains(SuperUser) ? SuperUser
+            : users.Contains("nobody") ? "nobody"
+            : throw new InvalidOperationException("running as root, but neither user postgres nor nobody exists to run PostgreSQL as");
+    }
+
+    private static int FreeLoopbackPort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private Task RunServerToolAsync(string tool, IReadOnlyList<string> arguments, CancellationToken cancellation) =>
+        RunToolAsync(binDirectory, runAs, tool, arguments, cancellation);
+
+    private static Task RunToolAsync(
+        string binDirectory, string? runAs, string tool, IReadOnlyList<string> arguments, CancellationToken cancellation)
+    {
+        var path = Path.Combine(binDirectory, tool);
+        return runAs is null
+            ? RunAsync(path, arguments, cancellation)
+            : RunAsync("runuser", ["-u", runAs, "--", path, .. arguments], cancellation);
+    }
+
+    private static async Task TryStopAsync(string binDirectory, string? runAs, string dataDirectory)
+    {
+        if (!File.Exists(Path.Combine(dataDirectory, "postmaster.pid")))
+            return;
+        using var timeout = new CancellationTokenSource(StartTimeout);
+        try
+        {
+            await RunToolAsync(binDirectory, runAs, "pg_ctl", ["stop", "-D", dataDirectory, "-m", "immediate", "-w"], timeout.Token);
+        }
+        catch (Exception e) when (e is InvalidOperationException or OperationCanceledException)
+        {
+            // The server may already be gone; deleting its directory also makes a survivor shut itself down.
+        }
+    }
+
+    private async Task WaitUntilReadyAsync(CancellationToken cancellation)
+    {
+        // pg_ctl -w already waited for the postmaster; this confirms TCP connections are accepted.
+        var deadline = DateTime.UtcNow + StartTimeout;
+        while (true)
+        {
+            try
+            {
+                await using var connection = new NpgsqlConnection(ConnectionString() + ";Pooling=false");
+                await connection.OpenAsync(cancellation);
+                return;
+            }
+            catch (NpgsqlException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(100, cancellation);
+            }
+        }
+    }
+
+    private static async Task RunAsync(string fileName, IReadOnlyList<string> arguments, CancellationToken cancellation)
+    {
+        var start = new ProcessStartInfo(fileName) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in arguments)
+            start.ArgumentList.Add(argument);
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {fileName}");
+        var output = process.StandardOutput.ReadToEndAsync(cancellation);
+        var error = process.StandardError.ReadToEndAsync(cancellation);
+        try
+        {
+            await process.WaitForExitAsync(cancellation);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
+        if (process.ExitCode != 0)
+            throw new InvalidOperationException(
+                $"{Path.GetFileName(fileName)} {string.Join(' ', arguments)} exited with {process.ExitCode}: {await error}{await output}");
+    }
+}

@@ -1,0 +1,28 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Xunit.Abstractions;
+
+namespace OrleansLm.Runtime.Tests.Infrastructure;
+
+/// <summary>Sends log lines to the test's output, prefixed with milliseconds since the logger was made and a name.</summary>
+public sealed class TestOutputLogger<T>(ITestOutputHelper output, string name) : ILogger<T>
+{
+    private readonly Stopwatch sinceStart = Stopwatch.StartNew();
+
+    public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+    public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Debug;
+
+    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+    {
+        try
+        {
+            output.WriteLine($"{sinceStart.ElapsedMilliseconds,6} ms {name} {logLevel}: {formatter(state, exception)}"
+                + (exception is null ? "" : $" ({exception.GetType().Name}: {exception.Message})"));
+        }
+        catch (InvalidOperationException)
+        {
+            // The test has finished: xUnit no longer takes its output.
+        }
+    }
+}
