@@ -48,6 +48,7 @@ public sealed class TruncatedBpttTests : IDisposable
     [InlineData("gru")]
     public void EvaluatingSegmentsWithTheCarriedStateEqualsOneForwardOverTheWholeStreams(string cell)
     {
+        LibTorch.ManualSeed(21);
         using var model = NewModel(cell);
         using var optimizer = new Sgd(model.Parameters(), new SgdOptions { LearningRate = 0.1 });
         var streams = new TokenStreams(data, Streams, Segment);
@@ -71,9 +72,10 @@ public sealed class TruncatedBpttTests : IDisposable
         var whole = model.Loss(Tensor.FromArray<long>(inputs, [Streams, length]), Tensor.FromArray<long>(targets, [Streams, length])).ToDouble();
         carried.Should().BeApproximately(whole, 1e-5);
 
-        // And the state matters: from zeros at every segment the loss differs.
+        // And the state matters: from zeros at every segment the loss differs (by 3e-4 to 4e-3 over random inits,
+        // against 2e-7 for the carried state).
         var fresh = trainer.Evaluate(new Restarting(new StreamBatches(streams)), segments);
-        Math.Abs(fresh - whole).Should().BeGreaterThan(1e-4);
+        Math.Abs(fresh - whole).Should().BeGreaterThan(2e-5);
     }
 
     [Fact]
