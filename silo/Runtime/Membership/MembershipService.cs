@@ -23,7 +23,7 @@ public sealed class MembershipService : IAsyncDisposable
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(1);
 
     private readonly IMembershipTable table;
-    private readonly LocalSiloDetails local;
+    private readonly ILocalSiloDetails local;
     private readonly MembershipOptions options;
     private readonly Func<SiloAddress, TimeSpan, CancellationToken, Task> probe;
     private readonly Action onDeclaredDead;
@@ -49,7 +49,7 @@ public sealed class MembershipService : IAsyncDisposable
     /// <param name="drainAsync">Called by <see cref="LeaveAsync"/> while this silo is ShuttingDown: finish or hand off activations.</param>
     public MembershipService(
         IMembershipTable table,
-        LocalSiloDetails local,
+        ILocalSiloDetails local,
         MembershipOptions options,
         Func<SiloAddress, TimeSpan, CancellationToken, Task> probe,
         Action onDeclaredDead,

@@ -117,7 +117,7 @@ public sealed class TestSilo : IAsyncDisposable
         this.table = table;
         Service = new MembershipService(
             table,
-            new LocalSiloDetails(address, $"host-{address.Port}", ["worker"], Devices: 1),
+            new LocalSiloDetails(address, ["worker"], devices: 1, hostName: $"host-{address.Port}"),
             cluster.Options,
             cluster.ProbesFrom(this),
             () => DeclaredDead.TrySetResult(),

@@ -1,0 +1,14 @@
+namespace OrleansLm.Runtime.Grains;
+
+/// <summary>Why an activation is being deactivated, passed to <see cref="Grain.OnDeactivateAsync"/>.</summary>
+public enum DeactivationReason
+{
+    /// <summary>No call reached it for the runtime's idle timeout.</summary>
+    IdleTimeout,
+
+    /// <summary>The grain asked for it with <see cref="Grain.DeactivateOnIdle"/>.</summary>
+    ApplicationRequested,
+
+    /// <summary>Its silo is stopping.</summary>
+    ShuttingDown,
+}
