@@ -15,6 +15,11 @@ namespace OrleansLm.Runtime.Cluster;
 /// table and retries, a bounded number of times. After a view change (<see cref="ApplyView"/>) registrations of dead
 /// silos are dropped, and each silo re-registers its own activations with their new owners (the cluster host's
 /// hand-off), deactivating a local duplicate when the owner already names another silo.
+/// <para>
+/// The partition of a crashed owner is lost, not recovered: until the holders of its grains have re-registered with
+/// the new owners (one hand-off after the view change), a call may activate such a grain a second time; the hand-off
+/// then deactivates one of the two. Views that disagree (right after a join) allow the same transient duplicate.
+/// </para>
 /// </summary>
 public sealed class DistributedGrainDirectory(
     ISiloTransport transport,

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using OrleansLm.Runtime.Grains;
 using OrleansLm.Runtime.Membership;
+using OrleansLm.Runtime.Tests.Membership;
 using Xunit.Abstractions;
 
 namespace OrleansLm.Runtime.Tests.Cluster;
@@ -69,10 +70,13 @@ public sealed class ClusterSiloTests(ITestOutputHelper output) : IAsyncLifetime
                          + $"(detection time {ClusterTestSilos.Membership.DetectionTime.TotalMilliseconds:0} ms)");
         clock.Elapsed.Should().BeLessThan(ClusterTestSilos.DetectionBound);
         await ClusterTestSilos.SeenAsync(survivors, victim, SiloStatus.Dead, ClusterTestSilos.DetectionBound);
+        // Registrations the victim held as directory owner died with it; a survivor may activate such a grain again
+        // before its holder re-registers it with the new owner, and the hand-off then deactivates that duplicate.
         foreach (var key in keys)
         {
-            var answers = await Task.WhenAll(survivors.Select(s => s.GrainFactory.GetGrain<IClusterGrain>(key).Where()));
-            answers.Distinct().Should().ContainSingle($"after the crash {key} still has one activation");
+            await TestCluster.EventuallyAsync(async () =>
+                (await Task.WhenAll(survivors.Select(s => s.GrainFactory.GetGrain<IClusterGrain>(key).Where()))).Distinct().Count() == 1,
+                ClusterTestSilos.DetectionBound, $"after the crash {key} has one activation again");
         }
     }
 
