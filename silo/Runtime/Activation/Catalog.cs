@@ -64,6 +64,15 @@ internal sealed class Catalog(
 
     public bool HasActivation(GrainId grainId) => activations.ContainsKey(grainId);
 
+    /// <summary>The grains with an activation here that the grain directory knows of (stateless workers are not registered).</summary>
+    public IReadOnlyList<GrainId> RegisteredGrains() => [.. activations.Keys];
+
+    /// <summary>Deactivates this silo's activation of <paramref name="grainId"/>, if any; its waiting calls go to a fresh one.</summary>
+    public void Deactivate(GrainId grainId, DeactivationReason reason)
+    {
+        if (activations.TryGetValue(grainId, out var activation)) activation.RequestDeactivation(reason);
+    }
+
     /// <summary>Runs <paramref name="call"/> on this silo's activation of its grain, creating the activation if needed.</summary>
     public Task<object?> InvokeAsync(GrainCall call)
     {

@@ -10,15 +10,25 @@ public sealed class InMemoryGrainDirectory : IGrainDirectory
 
     public int Count => registrations.Count;
 
+    /// <summary>A moment's copy of every registration.</summary>
+    public IReadOnlyList<KeyValuePair<GrainId, SiloAddress>> Registrations => [.. registrations];
+
     public ValueTask<SiloAddress> RegisterAsync(GrainId grainId, SiloAddress silo, CancellationToken cancellation = default) =>
-        ValueTask.FromResult(registrations.GetOrAdd(grainId, silo));
+        ValueTask.FromResult(Register(grainId, silo));
 
     public ValueTask<SiloAddress?> LookupAsync(GrainId grainId, CancellationToken cancellation = default) =>
-        ValueTask.FromResult(registrations.TryGetValue(grainId, out var silo) ? silo : null);
+        ValueTask.FromResult(Lookup(grainId));
 
     public ValueTask UnregisterAsync(GrainId grainId, SiloAddress silo, CancellationToken cancellation = default)
     {
-        registrations.TryRemove(KeyValuePair.Create(grainId, silo));
+        Remove(grainId, silo);
         return ValueTask.CompletedTask;
     }
+
+    public SiloAddress Register(GrainId grainId, SiloAddress silo) => registrations.GetOrAdd(grainId, silo);
+
+    public SiloAddress? Lookup(GrainId grainId) => registrations.TryGetValue(grainId, out var silo) ? silo : null;
+
+    /// <summary>Removes the registration if it still names <paramref name="silo"/>.</summary>
+    public void Remove(GrainId grainId, SiloAddress silo) => registrations.TryRemove(KeyValuePair.Create(grainId, silo));
 }

@@ -11,4 +11,7 @@ public enum DeactivationReason
 
     /// <summary>Its silo is stopping.</summary>
     ShuttingDown,
+
+    /// <summary>After a membership change the grain directory named another silo's activation: this one was a duplicate.</summary>
+    DuplicateActivation,
 }

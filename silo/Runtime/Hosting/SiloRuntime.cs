@@ -65,6 +65,17 @@ public sealed class SiloRuntime : IHostedService, IAsyncDisposable
     /// <summary>Live activations on this silo, stateless workers included.</summary>
     public int ActivationCount => catalog.Count;
 
+    /// <summary>Activations here that each hold one of the silo's devices.</summary>
+    public int DeviceActivations => catalog.DeviceActivations;
+
+    /// <summary>The grains with a (directory-registered) activation on this silo: what a directory hand-off re-registers.</summary>
+    internal IReadOnlyList<GrainId> RegisteredGrains() => catalog.RegisteredGrains();
+
+    internal bool HasActivation(GrainId grainId) => catalog.HasActivation(grainId);
+
+    /// <summary>Deactivates the local activation of <paramref name="grainId"/>, e.g. a duplicate another silo won the registration of.</summary>
+    internal void Deactivate(GrainId grainId, DeactivationReason reason) => catalog.Deactivate(grainId, reason);
+
     /// <summary>Starts accepting calls and the idle collector.</summary>
     public Task StartAsync(CancellationToken cancellationToken)
     {

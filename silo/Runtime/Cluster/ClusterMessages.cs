@@ -1,0 +1,70 @@
+using OrleansLm.Runtime.Grains;
+using OrleansLm.Runtime.Invocation;
+
+namespace OrleansLm.Runtime.Cluster;
+
+/// <summary>
+/// The envelope of requests between silos, <c>[kind][body]</c>, and the bodies of directory requests and replies.
+/// Directory request: grain type, grain key, silo (register and unregister). Reply: a not-owner flag, then the
+/// silo or nothing.
+/// </summary>
+internal static class ClusterMessages
+{
+    private const byte Owner = 0;
+    private const byte NotOwner = 1;
+
+    public static ReadOnlyMemory<byte> Envelope(ClusterMessageKind kind, ReadOnlySpan<byte> body)
+    {
+        var message = new byte[body.Length + 1];
+        message[0] = (byte)kind;
+        body.CopyTo(message.AsSpan(1));
+        return message;
+    }
+
+    /// <summary>Splits a request into its kind and body; throws <see cref="FormatException"/> on an empty or unknown one.</summary>
+    public static (ClusterMessageKind Kind, ReadOnlyMemory<byte> Body) Open(ReadOnlyMemory<byte> request)
+    {
+        if (request.IsEmpty) throw new FormatException("an empty request carries no message kind");
+        var kind = (ClusterMessageKind)request.Span[0];
+        if (!Enum.IsDefined(kind)) throw new FormatException($"unknown cluster message kind {request.Span[0]}");
+        return (kind, request[1..]);
+    }
+
+    public static ReadOnlyMemory<byte> DirectoryRequest(ClusterMessageKind kind, GrainId grainId, SiloAddress? silo)
+    {
+        var writer = new CodecWriter(64);
+        writer.Byte((byte)kind);
+        writer.String(grainId.Type);
+        writer.String(grainId.Key);
+        writer.NullableString(silo?.ToString());
+        return writer.Written;
+    }
+
+    public static (GrainId GrainId, SiloAddress? Silo) ReadDirectoryRequest(ReadOnlySpan<byte> body)
+    {
+        var reader = new CodecReader(body);
+        var grainId = GrainId.Create(reader.String(), reader.String());
+        var silo = reader.NullableString() is { } text ? SiloAddress.Parse(text) : null;
+        return (grainId, silo);
+    }
+
+    public static ReadOnlyMemory<byte> Encode(DirectoryReply reply)
+    {
+        var writer = new CodecWriter(64);
+        writer.Byte(reply.NotOwner ? NotOwner : Owner);
+        writer.NullableString(reply.Silo?.ToString());
+        return writer.Written;
+    }
+
+    public static DirectoryReply DecodeDirectoryReply(ReadOnlySpan<byte> response)
+    {
+        var reader = new CodecReader(response);
+        var notOwner = reader.Byte() switch
+        {
+            Owner => false,
+            NotOwner => true,
+            var flag => throw new FormatException($"directory reply has unknown flag {flag}"),
+        };
+        return new DirectoryReply(notOwner, reader.NullableString() is { } text ? SiloAddress.Parse(text) : null);
+    }
+}
