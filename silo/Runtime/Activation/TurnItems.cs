@@ -67,39 +67,17 @@ internal sealed class CallTurn(GrainCall call) : TurnItem
 
     public void Fail(Exception e) => completion.TrySetException(e);
 
-    private sealed class IncomingCallContext(GrainCall call, Grain grain, IIncomingGrainCallFilter[] filters) : IIncomingGrainCallContext
+    private sealed class IncomingCallContext(GrainCall call, Grain grain, IIncomingGrainCallFilter[] filters)
+        : FilterChainContext<IIncomingGrainCallFilter>(call, filters, (filter, context) => filter.Invoke((IncomingCallContext)context)),
+          IIncomingGrainCallContext
     {
-        private int next;
-
         public Grain Grain => grain;
 
-        public GrainId TargetId => call.TargetId;
-
-        public MethodInfo InterfaceMethod => call.Method.InterfaceMethod;
-
-        public object?[] Arguments => call.Arguments;
-
-        public object? Result { get; set; }
-
-        public Exception? Exception { get; private set; }
-
-        public CancellationToken CancellationToken => call.CancellationToken;
-
-        public Task Invoke() => next < filters.Length ? filters[next++].Invoke(this) : InvokeGrainAsync();
-
-        private async Task InvokeGrainAsync()
+        protected override async Task<object?> InvokeTargetAsync()
         {
-            try
-            {
-                var task = call.Method.Invoke(grain, Arguments);
-                await task;
-                Result = call.Method.GetResult(task);
-            }
-            catch (Exception e)
-            {
-                Exception = e;
-                throw;
-            }
+            var task = Call.Method.Invoke(grain, Arguments);
+            await task;
+            return Call.Method.GetResult(task);
         }
     }
 }

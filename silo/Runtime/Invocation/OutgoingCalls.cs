@@ -54,42 +54,17 @@ internal sealed class OutgoingCalls(IGrainCallRouter router, IOutgoingGrainCallF
         }
     }
 
-    private sealed class OutgoingCallContext(GrainCall call, IOutgoingGrainCallFilter[] filters, OutgoingCalls calls) : IOutgoingGrainCallContext
+    private sealed class OutgoingCallContext(GrainCall call, IOutgoingGrainCallFilter[] filters, OutgoingCalls calls)
+        : FilterChainContext<IOutgoingGrainCallFilter>(call, filters, (filter, context) => filter.Invoke((OutgoingCallContext)context)),
+          IOutgoingGrainCallContext
     {
-        private int next;
-
-        public GrainId TargetId => call.TargetId;
-
-        public MethodInfo InterfaceMethod => call.Method.InterfaceMethod;
-
-        public object?[] Arguments => call.Arguments;
-
-        public object? Result { get; set; }
-
-        public Exception? Exception { get; private set; }
-
-        public CancellationToken CancellationToken => call.CancellationToken;
-
         public async Task<object?> RunAsync()
         {
             await Invoke().ConfigureAwait(false);
             return Result;
         }
 
-        public Task Invoke() => next < filters.Length ? filters[next++].Invoke(this) : RouteAsync();
-
-        private async Task RouteAsync()
-        {
-            try
-            {
-                Result = await calls.Route(call).ConfigureAwait(false);
-            }
-            catch (Exception e)
-            {
-                Exception = e;
-                throw;
-            }
-        }
+        protected override Task<object?> InvokeTargetAsync() => calls.Route(Call);
     }
 
     /// <summary>The token a cancellable call's grain receives: the caller's token linked with a timer at the call timeout.</summary>
