@@ -13,14 +13,6 @@ internal static class ClusterMessages
     private const byte Owner = 0;
     private const byte NotOwner = 1;
 
-    public static ReadOnlyMemory<byte> Envelope(ClusterMessageKind kind, ReadOnlySpan<byte> body)
-    {
-        var message = new byte[body.Length + 1];
-        message[0] = (byte)kind;
-        body.CopyTo(message.AsSpan(1));
-        return message;
-    }
-
     /// <summary>Splits a request into its kind and body; throws <see cref="FormatException"/> on an empty or unknown one.</summary>
     public static (ClusterMessageKind Kind, ReadOnlyMemory<byte> Body) Open(ReadOnlyMemory<byte> request)
     {

@@ -13,7 +13,7 @@ public sealed class TransportGrainCallSender(ISiloTransport transport, Func<Grai
     public async Task<object?> SendAsync(SiloAddress silo, GrainCall call)
     {
         var grainCodec = codec();
-        var request = ClusterMessages.Envelope(ClusterMessageKind.GrainCall, grainCodec.EncodeRequest(call).Span);
+        var request = grainCodec.EncodeRequest(call, [(byte)ClusterMessageKind.GrainCall]);
         var response = await transport.SendAsync(silo, request, call.Timeout, call.CancellationToken).ConfigureAwait(false);
         return grainCodec.DecodeResponse(call.Method, response.Span);
     }

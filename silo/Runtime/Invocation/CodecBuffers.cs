@@ -43,9 +43,11 @@ internal sealed class CodecWriter(int initialCapacity = 256)
     {
         ThrowIfBigEndian();
         Int32(values.Length);
-        var bytes = MemoryMarshal.AsBytes(values);
-        bytes.CopyTo(Take(bytes.Length));
+        Bytes(MemoryMarshal.AsBytes(values));
     }
+
+    /// <summary>The bytes as they are, with no length.</summary>
+    public void Bytes(ReadOnlySpan<byte> bytes) => bytes.CopyTo(Take(bytes.Length));
 
     internal static void ThrowIfBigEndian()
     {

@@ -100,9 +100,14 @@ public sealed class GrainCallCodec
         Json,
     }
 
-    public ReadOnlyMemory<byte> EncodeRequest(GrainCall call)
+    /// <summary>
+    /// The call as bytes, after <paramref name="header"/> (a transport envelope, which the receiver reads past before
+    /// <see cref="DecodeRequest"/>): written in place, so a large argument is not copied again to prepend it.
+    /// </summary>
+    public ReadOnlyMemory<byte> EncodeRequest(GrainCall call, ReadOnlySpan<byte> header = default)
     {
         var writer = new CodecWriter();
+        writer.Bytes(header);
         writer.Byte(FormatVersion);
         writer.String(call.TargetId.Type);
         writer.String(call.TargetId.Key);
