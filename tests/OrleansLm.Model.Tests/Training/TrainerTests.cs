@@ -193,24 +193,6 @@ public sealed class TrainerTests : IDisposable
 
     private static WindowBatches Batches(TokenSlice slice) => new(new WindowSampler(slice, blockSize: 16, seed: 5), batchSize: 8);
 
-    private sealed class ListProgress : IProgress<TrainingEvent>
-    {
-        private readonly Action<TrainingEvent> onEvent;
-
-        public ListProgress(List<double> losses) => onEvent = e =>
-        {
-            if (e.Kind == TrainingEventKind.Step) losses.Add(e.Loss);
-        };
-
-        public ListProgress(List<TrainingEvent> events, Action<TrainingEvent>? also = null) => onEvent = e =>
-        {
-            events.Add(e);
-            also?.Invoke(e);
-        };
-
-        public void Report(TrainingEvent value) => onEvent(value);
-    }
-
     // A bigram table whose logits turn to NaN on one chosen batch: a NaN loss on demand.
     private sealed class PoisonableBigram : Module, ILanguageModel
     {

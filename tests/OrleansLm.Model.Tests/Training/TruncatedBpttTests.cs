@@ -109,7 +109,7 @@ public sealed class TruncatedBpttTests : IDisposable
             new TrainerOptions { MaxSteps = 1_000_000, MaxDuration = TimeSpan.FromMilliseconds(1), EvalEvery = 0, EvalBatches = 2 });
         var events = new List<TrainingEvent>();
 
-        var loss = trainer.Run(new Recorder(events));
+        var loss = trainer.Run(new ListProgress(events));
 
         trainer.Step.Should().BeLessThan(1_000_000);
         events.Should().ContainSingle(e => e.Kind == TrainingEventKind.Evaluation).Which.ValidationLoss.Should().Be(loss);
@@ -125,10 +125,10 @@ public sealed class TruncatedBpttTests : IDisposable
         using var trainer = new Trainer(model, optimizer, new ConstantSchedule(1e-2), new StreamBatches(new TokenStreams(data, Streams, Segment)), null,
             new TrainerOptions { MaxSteps = steps, ReportEvery = 1, GradientAccumulation = 2 });
         if (resumeFrom is not null) trainer.LoadCheckpoint(resumeFrom);
-        var events = new List<TrainingEvent>();
-        trainer.Run(new Recorder(events));
+        var losses = new List<double>();
+        trainer.Run(new ListProgress(losses));
         if (checkpointAt is not null) trainer.SaveCheckpoint(checkpointAt);
-        return [.. events.Where(e => e.Kind == TrainingEventKind.Step).Select(e => e.Loss)];
+        return losses;
     }
 
     private RnnLm NewModel(string cell) => new(new RnnLmConfig
@@ -139,10 +139,5 @@ public sealed class TruncatedBpttTests : IDisposable
     private sealed class Restarting(IBatchSource inner) : IBatchSource
     {
         public (Tensor Inputs, Tensor Targets) Batch(long index, int part = 0, int parts = 1) => inner.Batch(index, part, parts);
-    }
-
-    private sealed class Recorder(List<TrainingEvent> events) : IProgress<TrainingEvent>
-    {
-        public void Report(TrainingEvent value) => events.Add(value);
     }
 }
