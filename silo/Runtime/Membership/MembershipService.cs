@@ -14,7 +14,8 @@ namespace OrleansLm.Runtime.Membership;
 /// votes from distinct silos (or a majority of the active silos, in a smaller cluster) marks the target Dead. Every
 /// write is conditional on the table version, so concurrent voters and joiners never lose each other's writes. A
 /// silo that reads itself Dead (or finds its row gone) calls <c>onDeclaredDead</c> and stops: the rest of the cluster
-/// has already moved its grains, so it must not serve them any more.
+/// has already moved its grains, so it must not serve them any more. A silo that can reach neither the table nor
+/// any silo it probes stops the same way (see <see cref="IsCutOff"/>): it could never read that verdict.
 /// </summary>
 public sealed class MembershipService : IAsyncDisposable
 {
@@ -40,6 +41,7 @@ public sealed class MembershipService : IAsyncDisposable
     private int phase = (int)Phase.Created;
     private int declaredDead;
     private volatile bool wroteOwnDeath;
+    private long lastTableReadTicks;
 
     /// <param name="probe">A round trip to a silo (the transport's ping): it throws, or outlasts the timeout, when the silo does not answer.</param>
     /// <param name="onDeclaredDead">
@@ -141,7 +143,7 @@ public sealed class MembershipService : IAsyncDisposable
     /// <summary>Reads the table now and publishes what changed (the runtime may call it when a call to a silo fails).</summary>
     public async Task RefreshAsync(CancellationToken cancellation)
     {
-        var snapshot = await table.ReadAllAsync(cancellation);
+        var snapshot = await ReadTableAsync(cancellation);
         Publish(snapshot);
     }
 
@@ -172,13 +174,36 @@ public sealed class MembershipService : IAsyncDisposable
 
         var answered = await Task.WhenAll(targets.Select(target => ProbeAsync(target, cancellation)));
         for (var i = 0; i < targets.Count; i++)
-        {
-            var target = targets[i];
-            var missed = answered[i] ? 0 : missedProbes.GetValueOrDefault(target) + 1;
-            missedProbes[target] = missed;
-            if (missed >= options.NumMissedProbesLimit)
-                await SuspectAsync(target, missed, cancellation);
-        }
+            missedProbes[targets[i]] = answered[i] ? 0 : missedProbes.GetValueOrDefault(targets[i]) + 1;
+        if (IsCutOff(targets))
+            return;
+        foreach (var target in targets.Where(t => missedProbes[t] >= options.NumMissedProbesLimit))
+            await SuspectAsync(target, missedProbes[target], cancellation);
+    }
+
+    /// <summary>
+    /// A silo that reaches neither any silo it probes nor the membership table cannot tell whether it or they are
+    /// cut off, and cannot write the table to find out. If the others still run, they are declaring it dead now and
+    /// moving its grains (their missed probes of it accrue as its own of them do), so it stops before it serves a
+    /// grain twice: the rule that keeps a partitioned silo from split brain when the table is out of its reach too.
+    /// </summary>
+    private bool IsCutOff(IReadOnlyList<SiloAddress> targets)
+    {
+        if (targets.Count == 0 || targets.Any(t => missedProbes[t] < options.NumMissedProbesLimit))
+            return false;
+        var tableSilence = clock.GetUtcNow() - new DateTimeOffset(Interlocked.Read(ref lastTableReadTicks), TimeSpan.Zero);
+        if (tableSilence < options.ProbePeriod * options.NumMissedProbesLimit)
+            return false;
+        StopAsDeclaredDead(
+            $"it reached none of the {targets.Count} silos it probes in {options.NumMissedProbesLimit} probes, nor the membership table for {tableSilence.TotalSeconds:F1} s");
+        return true;
+    }
+
+    private async Task<MembershipSnapshot> ReadTableAsync(CancellationToken cancellation)
+    {
+        var snapshot = await table.ReadAllAsync(cancellation);
+        Interlocked.Exchange(ref lastTableReadTicks, clock.GetUtcNow().UtcTicks);
+        return snapshot;
     }
 
     private async Task<bool> ProbeAsync(SiloAddress target, CancellationToken cancellation)
@@ -255,7 +280,7 @@ public sealed class MembershipService : IAsyncDisposable
     private async Task DeclareOlderIncarnationsDeadAsync(CancellationToken cancellation)
     {
         // A restart on the same endpoint supersedes the old incarnation at once instead of after missed probes.
-        var snapshot = await table.ReadAllAsync(cancellation);
+        var snapshot = await ReadTableAsync(cancellation);
         var older = snapshot.Entries
             .Select(e => e.Entry.Silo)
             .Where(silo => silo.Host == local.Address.Host && silo.Port == local.Address.Port && silo.Generation < local.Address.Generation);
@@ -285,7 +310,7 @@ public sealed class MembershipService : IAsyncDisposable
     {
         for (var attempt = 1; ; attempt++)
         {
-            var snapshot = await table.ReadAllAsync(cancellation);
+            var snapshot = await ReadTableAsync(cancellation);
             Publish(snapshot);
             if (change(snapshot) is not { } write)
                 return true;
