@@ -12,4 +12,10 @@ public enum ClusterMessageKind : byte
     DirectoryLookup = 3,
 
     DirectoryUnregister = 4,
+
+    /// <summary>
+    /// A partition owner's request, after a view change, for the receiver's activations that the owner's new ring
+    /// (the members listed in the body) gives to the owner; the reply lists their grain ids.
+    /// </summary>
+    DirectoryRecover = 5,
 }

@@ -3,7 +3,7 @@ using OrleansLm.Runtime.Transport;
 
 namespace OrleansLm.Runtime.Cluster;
 
-/// <summary>What a cluster silo answers on its transport: grain calls go to the runtime, directory requests to its partition.</summary>
+/// <summary>What a cluster silo answers on its transport: grain calls go to the runtime, directory requests (and a recovering owner's question) to its directory.</summary>
 public sealed class ClusterRequestHandler(SiloRuntime runtime, DistributedGrainDirectory directory) : IRequestHandler
 {
     public async ValueTask<ReadOnlyMemory<byte>> HandleAsync(SiloAddress caller, ReadOnlyMemory<byte> request, CancellationToken cancellation)
@@ -12,7 +12,7 @@ public sealed class ClusterRequestHandler(SiloRuntime runtime, DistributedGrainD
         return kind switch
         {
             ClusterMessageKind.GrainCall => await runtime.HandleRemoteCallAsync(body, cancellation).ConfigureAwait(false),
-            _ => ClusterMessages.Encode(await directory.HandleAsync(kind, body, cancellation).ConfigureAwait(false)),
+            _ => await directory.HandleAsync(caller, kind, body, cancellation).ConfigureAwait(false),
         };
     }
 }

@@ -55,7 +55,7 @@ public sealed class ClusterSilo : IAsyncDisposable
         };
         membership = new MembershipService(table, details, options.Membership, transport.PingAsync, OnDeclaredDead, DrainAsync, TimeProvider.System,
             loggers.CreateLogger<MembershipService>());
-        directory = new DistributedGrainDirectory(transport, details, membership.RefreshAsync, options.DirectoryRequestTimeout,
+        directory = new DistributedGrainDirectory(transport, details, LocalActivations, membership.RefreshAsync, options.DirectoryRequestTimeout,
             loggers.CreateLogger<DistributedGrainDirectory>());
 
         var collection = new ServiceCollection();
@@ -118,6 +118,8 @@ public sealed class ClusterSilo : IAsyncDisposable
     public async ValueTask DisposeAsync() => await TearDownAsync().ConfigureAwait(false);
 
     private Task DrainAsync(CancellationToken cancellation) => Runtime.StopAsync(cancellation);
+
+    private IReadOnlyList<GrainId> LocalActivations() => Runtime.RegisteredGrains();
 
     private void OnDeclaredDead() =>
         // Runs on a membership loop, which tearing down waits for: continue elsewhere.

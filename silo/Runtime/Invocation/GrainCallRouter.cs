@@ -7,8 +7,8 @@ namespace OrleansLm.Runtime.Invocation;
 /// <summary>
 /// Routes a call made on this silo: stateless workers and grains with a local activation run here; otherwise the
 /// grain directory says where the activation is, or placement picks a silo for a new one. A call for another silo
-/// goes to <see cref="IRemoteGrainCallSender"/>; if that silo is unreachable its directory entry is dropped, so the
-/// next call re-places the grain (the failed call itself fails: it may have run there already).
+/// goes to <see cref="IRemoteGrainCallSender"/>; if that silo is unreachable the call fails fast and the entry stays
+/// until the cluster declares the silo dead, after which the next call re-places the grain.
 /// </summary>
 internal sealed class GrainCallRouter(
     GrainClassRegistry classes,
@@ -39,15 +39,10 @@ internal sealed class GrainCallRouter(
         var grainId = call.TargetId;
         var silo = await directory.LookupAsync(grainId, call.CancellationToken).ConfigureAwait(false)
                    ?? await placement.PlaceAsync(new PlacementRequest(grainId, strategy), call.CancellationToken).ConfigureAwait(false);
-        if (silo == catalog.LocalSilo) return await catalog.InvokeAsync(call).ConfigureAwait(false);
-        try
-        {
-            return await remote.SendAsync(silo, call).ConfigureAwait(false);
-        }
-        catch (SiloUnavailableException e) when (e.Silo == silo)
-        {
-            await directory.UnregisterAsync(grainId, silo, CancellationToken.None).ConfigureAwait(false);
-            throw;
-        }
+        // A silo this caller cannot reach keeps its registration: others may still reach it, and placing the grain
+        // again would make a second activation. The entry goes when the cluster declares that silo dead.
+        return silo == catalog.LocalSilo
+            ? await catalog.InvokeAsync(call).ConfigureAwait(false)
+            : await remote.SendAsync(silo, call).ConfigureAwait(false);
     }
 }
