@@ -85,7 +85,7 @@ public sealed class ClusterSilo : IAsyncDisposable
 
     public ISiloTransport Transport => transport;
 
-    /// <summary>Completes once the cluster declared this silo dead and it stopped serving; the host should exit.</summary>
+    /// <summary>Completes once the cluster declared this silo dead (or it found itself cut off) and it stopped serving; the host should exit.</summary>
     public Task DeclaredDead => declaredDead.Task;
 
     /// <summary>Listens, starts the grain runtime, joins the cluster, and reads the view that has this silo Active.</summary>
@@ -123,11 +123,7 @@ public sealed class ClusterSilo : IAsyncDisposable
 
     private void OnDeclaredDead() =>
         // Runs on a membership loop, which tearing down waits for: continue elsewhere.
-        _ = Task.Run(async () =>
-        {
-            await TearDownAsync().ConfigureAwait(false);
-            declaredDead.TrySetResult();
-        });
+        _ = TearDownAsync();
 
     /// <summary>Runs under the membership view's lock: only quick work here, the hand-off runs on its own.</summary>
     private void OnViewChanged(MembershipViewChange change)
@@ -197,16 +193,18 @@ public sealed class ClusterSilo : IAsyncDisposable
     private Task TearDownAsync() => tearDown.Value;
 
     /// <summary>
-    /// Stops serving without calling anyone: the directory detaches, membership loops and the transport stop, then
-    /// the local activations are deactivated (their unregistrations are skipped; the cluster drops them as this silo
-    /// goes Dead).
+    /// Stops serving without calling anyone: the directory detaches and the transport closes (no call in or out from
+    /// then on), the local activations are deactivated (their unregistrations are skipped; the cluster drops them as
+    /// this silo goes Dead), and a declared-dead silo reports <see cref="DeclaredDead"/>. Only then do the membership
+    /// loops stop and the table client close, which may wait for a table call to time out when the database is out of reach.
     /// </summary>
     private async Task TearDownOnceAsync()
     {
         directory.Detach();
-        await membership.DisposeAsync().ConfigureAwait(false);
         await transport.DisposeAsync().ConfigureAwait(false);
         await Runtime.StopAsync(CancellationToken.None).ConfigureAwait(false);
+        if (membership.IsDeclaredDead) declaredDead.TrySetResult();
+        await membership.DisposeAsync().ConfigureAwait(false);
         await handOff.ConfigureAwait(false);
         await services.DisposeAsync().ConfigureAwait(false);
         if (ownsTable && table is IAsyncDisposable disposable) await disposable.DisposeAsync().ConfigureAwait(false);

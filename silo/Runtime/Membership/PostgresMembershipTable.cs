@@ -68,6 +68,8 @@ public sealed class PostgresMembershipTable : IMembershipTable, IAsyncDisposable
         WHERE v.cluster_id = @cluster
         """;
 
+    private const int MaxWaitSeconds = 5;
+
     private readonly NpgsqlDataSource dataSource;
     private readonly string clusterId;
     private readonly string location;
@@ -91,6 +93,10 @@ public sealed class PostgresMembershipTable : IMembershipTable, IAsyncDisposable
                 nameof(options), e);
         }
 
+        // Membership statements are tiny: a database that takes longer than this counts as unreachable, and a silo
+        // cut off from it must not sit in one call for Npgsql's default 15 s connect and 30 s command timeouts.
+        connection.Timeout = Math.Min(connection.Timeout, MaxWaitSeconds);
+        connection.CommandTimeout = Math.Min(connection.CommandTimeout, MaxWaitSeconds);
         clusterId = options.ClusterId;
         location = $"PostgreSQL at {connection.Host}:{connection.Port}, database '{connection.Database ?? connection.Username}'";
         dataSource = NpgsqlDataSource.Create(connection);

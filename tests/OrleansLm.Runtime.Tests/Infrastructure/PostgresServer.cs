@@ -32,11 +32,16 @@ public sealed class PostgresServer : IAsyncDisposable
 
     public int Port { get; }
 
-    /// <summary>A connection string to <paramref name="database"/> on this server as its superuser.</summary>
-    public string ConnectionString(string database = "postgres") =>
-        new NpgsqlConnectionStringBuilder { Host = "127.0.0.1", Port = Port, Username = SuperUser, Database = database }.ConnectionString;
+    /// <summary>A connection string to <paramref name="database"/> on this server as its superuser, through <paramref name="host"/>.</summary>
+    public string ConnectionString(string database = "postgres", string host = "127.0.0.1") =>
+        new NpgsqlConnectionStringBuilder { Host = host, Port = Port, Username = SuperUser, Database = database }.ConnectionString;
 
-    public static async Task<PostgresServer> StartAsync(CancellationToken cancellation = default)
+    public static Task<PostgresServer> StartAsync(CancellationToken cancellation = default) => StartAsync([], cancellation);
+
+    /// <param name="extraListenAddresses">
+    /// Addresses to listen on besides loopback (a test network's, e.g. a veth end); clients on their subnets are trusted.
+    /// </param>
+    public static async Task<PostgresServer> StartAsync(IReadOnlyList<string> extraListenAddresses, CancellationToken cancellation = default)
     {
         var binDirectory = FindBinDirectory();
         var runAs = Environment.IsPrivilegedProcess ? UnprivilegedUser() : null;
@@ -51,7 +56,10 @@ public sealed class PostgresServer : IAsyncDisposable
             await server.RunServerToolAsync(
                 "initdb", ["-D", server.dataDirectory, "-U", SuperUser, "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"],
                 cancellation);
-            var serverOptions = $"-p {server.Port} -k {socketDirectory} -c listen_addresses=127.0.0.1 "
+            if (extraListenAddresses.Count > 0)
+                await File.AppendAllTextAsync(Path.Combine(server.dataDirectory, "pg_hba.conf"), "host all all samenet trust\n", cancellation);
+            var listenAddresses = string.Join(',', ["127.0.0.1", .. extraListenAddresses]);
+            var serverOptions = $"-p {server.Port} -k {socketDirectory} -c listen_addresses={listenAddresses} "
                 + "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200";
             await server.RunServerToolAsync(
                 "pg_ctl",
