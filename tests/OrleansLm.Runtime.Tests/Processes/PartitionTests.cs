@@ -43,13 +43,13 @@ public sealed class PartitionTests(ITestOutputHelper output)
         foreach (var key in Keys)
             (await cluster.Grain(key).Touch()).Should().Be(1);
 
+        var cutAt = DateTimeOffset.UtcNow;
         var clock = Stopwatch.StartNew();
         await network.Cut(siloLink);
         if (cutTable) await network.Cut(tableLink);
         var bound = ProcessCluster.Membership.DetectionTime + ProcessCluster.Slack;
         var (after, moved) = await cluster.AwaitMovedAsync(isolatedKeys, isolated.Address, clock, bound);
-        await isolated.DeclaredDead.WaitAsync(bound - clock.Elapsed);
-        var stopped = clock.Elapsed;
+        var stopped = await isolated.DeclaredDead.WaitAsync(bound - clock.Elapsed) - cutAt;
         (await isolated.WaitForExitAsync(TimeSpan.FromSeconds(10))).Should().Be(TestSiloHost.DeclaredDeadExitCode);
         output.WriteLine($"[test] cut at 0 ms; its {isolatedKeys.Count} grains answered elsewhere at {moved.TotalMilliseconds:F0} ms; "
             + $"it stopped at {stopped.TotalMilliseconds:F0} ms (detection time {ProcessCluster.Membership.DetectionTime.TotalMilliseconds:F0} ms)");

@@ -18,7 +18,7 @@ public sealed class SiloProcess : IAsyncDisposable
     private readonly ITestOutputHelper output;
     private readonly string name;
     private readonly TaskCompletionSource<SiloAddress> ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly TaskCompletionSource declaredDead = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<DateTimeOffset> declaredDead = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private SiloProcess(Process process, ITestOutputHelper output, string name)
     {
@@ -29,8 +29,8 @@ public sealed class SiloProcess : IAsyncDisposable
 
     public SiloAddress Address => ready.Task.IsCompletedSuccessfully ? ready.Task.Result : throw new InvalidOperationException($"{name} is not ready");
 
-    /// <summary>Completes when the process reports that the cluster declared it dead.</summary>
-    public Task DeclaredDead => declaredDead.Task;
+    /// <summary>Completes, with when its line arrived, once the process reports that it was declared dead (or found itself cut off) and stopped serving.</summary>
+    public Task<DateTimeOffset> DeclaredDead => declaredDead.Task;
 
     public bool HasExited => process.HasExited;
 
@@ -101,7 +101,7 @@ public sealed class SiloProcess : IAsyncDisposable
         if (line.StartsWith(TestSiloHost.ReadyLine, StringComparison.Ordinal))
             ready.TrySetResult(SiloAddress.Parse(line[TestSiloHost.ReadyLine.Length..]));
         else if (line == TestSiloHost.DeclaredDeadLine)
-            declaredDead.TrySetResult();
+            declaredDead.TrySetResult(DateTimeOffset.UtcNow);
     }
 
     private void Log(string? line)
