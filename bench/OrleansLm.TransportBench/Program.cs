@@ -1,9 +1,7 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Text.Json;
-using OrleansLm.Runtime;
+using OrleansLm.Bench;
 using OrleansLm.Runtime.Transport;
-using OrleansLm.TransportBench;
 
 // Usage: OrleansLm.TransportBench [--size-mb 64] [--reps 15] [--warmup 5] [--warmup-ms 4000] [--calls 20000] [--concurrency 64] [--seconds 3]
 //                                 [--chunk-kb 64] [--socket-buffer-kb 0] [--json PATH]
@@ -29,9 +27,9 @@ var transportOptions = new TransportOptions
     SocketBufferSize = options.SocketBufferKb * 1024 is var bytes && bytes > 0 ? bytes : null,
 };
 await using var server = new TcpSiloTransport(transportOptions);
-await server.StartAsync(new Answer(one), CancellationToken.None);
+await server.StartAsync(new FixedAnswer(one), CancellationToken.None);
 await using var client = new TcpSiloTransport(transportOptions);
-await client.StartAsync(new Answer(one), CancellationToken.None);
+await client.StartAsync(new FixedAnswer(one), CancellationToken.None);
 await using var raw = await RawTcp.ConnectAsync(payload.Length, transportOptions.SocketBufferSize);
 var target = server.LocalAddress;
 var timeout = TimeSpan.FromMinutes(1);
@@ -49,30 +47,19 @@ for (var warm = 0; warm < options.Warmup || warmup.ElapsedMilliseconds < options
 }
 for (var rep = 0; rep < options.Reps; rep++)
 {
-    var rawSeconds = await TimeAsync(() => raw.SendAsync(payload));
-    var transportSeconds = await TimeAsync(() => client.SendAsync(target, payload, timeout, CancellationToken.None));
+    var rawSeconds = await Samples.TimeAsync(() => raw.SendAsync(payload));
+    var transportSeconds = await Samples.TimeAsync(() => client.SendAsync(target, payload, timeout, CancellationToken.None));
     rawMbps.Add(payload.Length / 1e6 / rawSeconds);
     transportMbps.Add(payload.Length / 1e6 / transportSeconds);
 }
 
 // Small-call round trips, one at a time.
 for (var i = 0; i < options.Calls / 10; i++) await client.SendAsync(target, small, timeout, CancellationToken.None);
-var latencies = new double[options.Calls];
-for (var i = 0; i < latencies.Length; i++)
-    latencies[i] = await TimeAsync(() => client.SendAsync(target, small, timeout, CancellationToken.None)) * 1e6;
+var latencies = await Samples.SequentialMicrosecondsAsync(options.Calls, () => client.SendAsync(target, small, timeout, CancellationToken.None));
 
 // Small-call throughput with many calls in flight.
-var calls = 0L;
-var clock = Stopwatch.StartNew();
-await Task.WhenAll(Enumerable.Range(0, options.Concurrency).Select(async _ =>
-{
-    while (clock.Elapsed.TotalSeconds < options.Seconds)
-    {
-        await client.SendAsync(target, small, timeout, CancellationToken.None);
-        Interlocked.Increment(ref calls);
-    }
-}));
-var callsPerSecond = calls / clock.Elapsed.TotalSeconds;
+var callsPerSecond = (await Samples.ThroughputAsync(options.Concurrency, TimeSpan.FromSeconds(options.Seconds),
+    _ => client.SendAsync(target, small, timeout, CancellationToken.None))).PerSecond;
 
 // Small-call round trips while big payloads stream over the same connection (what chunking is for).
 var underLoad = new List<double>();
@@ -83,27 +70,26 @@ using (var stop = new CancellationTokenSource())
         while (!stop.IsCancellationRequested) await client.SendAsync(target, payload, timeout, CancellationToken.None);
     });
     while (underLoad.Count < Math.Max(200, options.Calls / 20))
-        underLoad.Add(await TimeAsync(() => client.SendAsync(target, small, timeout, CancellationToken.None)) * 1e6);
+        underLoad.Add(await Samples.TimeAsync(() => client.SendAsync(target, small, timeout, CancellationToken.None)) * 1e6);
     await stop.CancelAsync();
     await streaming;
 }
 
-var results = new (string Name, string Unit, double Value, string Description)[]
-{
-    ("raw_tcp_bandwidth", "MB/s", Median(rawMbps), $"{options.SizeMb} MB over a plain loopback socket pair, median of {options.Reps}"),
-    ("transport_bandwidth", "MB/s", Median(transportMbps), $"{options.SizeMb} MB request through TcpSiloTransport, median of {options.Reps}"),
-    ("bandwidth_ratio", "x", Median(transportMbps) / Median(rawMbps), "transport / raw (goal >= 0.7)"),
-    ("small_call_p50", "us", Percentile(latencies, 0.50), $"{small.Length} B request, 1 B answer, sequential, {options.Calls} calls"),
-    ("small_call_p99", "us", Percentile(latencies, 0.99), "same calls"),
-    ("small_calls_per_s", "calls/s", callsPerSecond, $"{options.Concurrency} calls in flight for {options.Seconds} s"),
-    ("small_call_p50_under_load", "us", Percentile(underLoad, 0.50), $"sequential small calls while {options.SizeMb} MB calls stream on the same connection"),
-    ("small_call_p99_under_load", "us", Percentile(underLoad, 0.99), "same calls"),
-};
+BenchResult[] results =
+[
+    new("raw_tcp_bandwidth", "MB/s", Samples.Median(rawMbps), $"{options.SizeMb} MB over a plain loopback socket pair, median of {options.Reps}"),
+    new("transport_bandwidth", "MB/s", Samples.Median(transportMbps), $"{options.SizeMb} MB request through TcpSiloTransport, median of {options.Reps}"),
+    new("bandwidth_ratio", "x", Samples.Median(transportMbps) / Samples.Median(rawMbps), "transport / raw (goal >= 0.7)"),
+    new("small_call_p50", "us", Samples.Percentile(latencies, 0.50), $"{small.Length} B request, 1 B answer, sequential, {options.Calls} calls"),
+    new("small_call_p99", "us", Samples.Percentile(latencies, 0.99), "same calls"),
+    new("small_calls_per_s", "calls/s", callsPerSecond, $"{options.Concurrency} calls in flight for {options.Seconds} s"),
+    new("small_call_p50_under_load", "us", Samples.Percentile(underLoad, 0.50), $"sequential small calls while {options.SizeMb} MB calls stream on the same connection"),
+    new("small_call_p99_under_load", "us", Samples.Percentile(underLoad, 0.99), "same calls"),
+];
 
 Console.WriteLine($"transport benchmark  size={options.SizeMb} MB  chunk={options.ChunkKb} KiB  " +
                   $"socket buffers={(options.SocketBufferKb > 0 ? $"{options.SocketBufferKb} KiB" : "OS default")}  reps={options.Reps}");
-foreach (var (name, unit, value, description) in results)
-    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name,-28} {value,12:F2} {unit,-8} {description}"));
+foreach (var result in results) Console.WriteLine(result);
 if (options.JsonPath is { } jsonPath)
 {
     await File.WriteAllTextAsync(jsonPath, JsonSerializer.Serialize(new
@@ -114,34 +100,12 @@ if (options.JsonPath is { } jsonPath)
             size_mb = options.SizeMb, reps = options.Reps, warmup = options.Warmup, warmup_ms = options.WarmupMs, chunk_kb = options.ChunkKb,
             socket_buffer_kb = options.SocketBufferKb, calls = options.Calls, concurrency = options.Concurrency, seconds = options.Seconds,
         },
-        results = results.Select(r => new { name = r.Name, unit = r.Unit, value = Math.Round(r.Value, 3), description = r.Description }),
+        results = results.Select(r => r.ToJson()),
         raw_mbps = rawMbps.Select(v => Math.Round(v, 1)),
         transport_mbps = transportMbps.Select(v => Math.Round(v, 1)),
     }, new JsonSerializerOptions { WriteIndented = true }));
 }
 return 0;
-
-static async Task<double> TimeAsync(Func<Task> action)
-{
-    var start = Stopwatch.GetTimestamp();
-    await action();
-    return Stopwatch.GetElapsedTime(start).TotalSeconds;
-}
-
-static double Median(IReadOnlyList<double> samples) => Percentile(samples, 0.5);
-
-static double Percentile(IReadOnlyList<double> samples, double quantile)
-{
-    var sorted = samples.Order().ToArray();
-    return sorted[(int)Math.Min(sorted.Length - 1, Math.Round(quantile * (sorted.Length - 1)))];
-}
-
-/// <summary>Answers every request with the same bytes.</summary>
-internal sealed class Answer(byte[] response) : IRequestHandler
-{
-    public ValueTask<ReadOnlyMemory<byte>> HandleAsync(SiloAddress caller, ReadOnlyMemory<byte> request, CancellationToken cancellation) =>
-        ValueTask.FromResult<ReadOnlyMemory<byte>>(response);
-}
 
 internal sealed record BenchOptions(
     int SizeMb, int Reps, int Warmup, int WarmupMs, int Calls, int Concurrency, int Seconds, int ChunkKb, int SocketBufferKb, string? JsonPath)
@@ -154,26 +118,14 @@ internal sealed record BenchOptions(
 
     public static BenchOptions? Parse(string[] args)
     {
-        var values = new Dictionary<string, int>
+        var values = BenchArguments.Parse(args, new Dictionary<string, int>
         {
             ["--size-mb"] = 64, ["--reps"] = 15, ["--warmup"] = 5, ["--warmup-ms"] = 4000, ["--calls"] = 20_000,
             ["--concurrency"] = 64, ["--seconds"] = 3, ["--chunk-kb"] = 64, ["--socket-buffer-kb"] = 0,
-        };
-        string? jsonPath = null;
-        for (var i = 0; i < args.Length; i++)
-        {
-            if (args[i] == "--json" && i + 1 < args.Length) jsonPath = args[++i];
-            else if (values.ContainsKey(args[i]) && i + 1 < args.Length
-                     && int.TryParse(args[i + 1], NumberStyles.None, CultureInfo.InvariantCulture, out var value)
-                     && (value > 0 || args[i] == "--socket-buffer-kb"))
-                values[args[i++]] = value;
-            else
-            {
-                Console.Error.WriteLine($"bad argument '{args[i]}'");
-                return null;
-            }
-        }
-        return new BenchOptions(values["--size-mb"], values["--reps"], values["--warmup"], values["--warmup-ms"], values["--calls"],
-            values["--concurrency"], values["--seconds"], values["--chunk-kb"], values["--socket-buffer-kb"], jsonPath);
+        }, "--socket-buffer-kb");
+        return values is null
+            ? null
+            : new BenchOptions(values["--size-mb"], values["--reps"], values["--warmup"], values["--warmup-ms"], values["--calls"],
+                values["--concurrency"], values["--seconds"], values["--chunk-kb"], values["--socket-buffer-kb"], values.JsonPath);
     }
 }
