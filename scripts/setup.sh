@@ -6,9 +6,10 @@
 #   python3-torch                        the PyTorch peer for parity tests and benchmarks (/usr/bin/python3)
 #   fortunes-min                         the corpus of the built-in run (`olm train` without --config)
 #   postgresql                           the membership table's server: tests start their own (initdb into a temp dir)
+#   iproute2                             `ip netns` for the partition tests (they run as root only, and skip otherwise)
 set -euo pipefail
 
-packages=(cmake g++ libtorch-dev libopenblas0-pthread python3-torch python3-numpy fortunes-min curl postgresql)
+packages=(cmake g++ libtorch-dev libopenblas0-pthread python3-torch python3-numpy fortunes-min curl postgresql iproute2)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
