@@ -41,7 +41,10 @@ public sealed class MembershipService : IAsyncDisposable
     private int phase = (int)Phase.Created;
     private int declaredDead;
     private volatile bool wroteOwnDeath;
-    private long lastTableReadTicks;
+    // When the oldest table read still unanswered began (0: none since the last answer). A read that fails keeps
+    // it, so this measures how long the table has not answered, not how long since a read was last tried: a
+    // process stalled by its host tries nothing for a while, and must not mistake that for a lost table.
+    private long unansweredSinceTicks;
 
     /// <param name="probe">A round trip to a silo (the transport's ping): it throws, or outlasts the timeout, when the silo does not answer.</param>
     /// <param name="onDeclaredDead">
@@ -191,18 +194,22 @@ public sealed class MembershipService : IAsyncDisposable
     {
         if (targets.Count == 0 || targets.Any(t => missedProbes[t] < options.NumMissedProbesLimit))
             return false;
-        var tableSilence = clock.GetUtcNow() - new DateTimeOffset(Interlocked.Read(ref lastTableReadTicks), TimeSpan.Zero);
+        var since = Interlocked.Read(ref unansweredSinceTicks);
+        if (since == 0)
+            return false;
+        var tableSilence = clock.GetUtcNow() - new DateTimeOffset(since, TimeSpan.Zero);
         if (tableSilence < options.ProbePeriod * options.NumMissedProbesLimit)
             return false;
         StopAsDeclaredDead(
-            $"it reached none of the {targets.Count} silos it probes in {options.NumMissedProbesLimit} probes, nor the membership table for {tableSilence.TotalSeconds:F1} s");
+            $"it reached none of the {targets.Count} silos it probes in {options.NumMissedProbesLimit} probes, and the membership table has not answered for {tableSilence.TotalSeconds:F1} s");
         return true;
     }
 
     private async Task<MembershipSnapshot> ReadTableAsync(CancellationToken cancellation)
     {
+        Interlocked.CompareExchange(ref unansweredSinceTicks, clock.GetUtcNow().UtcTicks, 0);
         var snapshot = await table.ReadAllAsync(cancellation);
-        Interlocked.Exchange(ref lastTableReadTicks, clock.GetUtcNow().UtcTicks);
+        Interlocked.Exchange(ref unansweredSinceTicks, 0);
         return snapshot;
     }
 

@@ -139,6 +139,7 @@ public sealed class MembershipServiceTests : IAsyncLifetime
         await silo.DeclaredDead.Task.WaitAsync(Patience);
 
         silo.Service.IsDeclaredDead.Should().BeTrue();
+        await Task.Delay(Options.IAmAlivePeriod * 2); // a heartbeat already under way when it stopped may still land
         var heartbeat = (await silo.RowAsync()).IAmAliveTime;
         await Task.Delay(Options.IAmAlivePeriod * 4);
         (await silo.RowAsync()).IAmAliveTime.Should().Be(heartbeat, "a dead silo's loops have stopped");
