@@ -41,6 +41,7 @@ internal sealed class ActivationData
     private ActivationState state;
     private int running;
     private long lastUsed;
+    private long keepAliveUntil;
     private DeactivationReason? requestedDeactivation;
     private DeactivationReason deactivationReason;
     private AsyncServiceScope? scope;
@@ -132,12 +133,21 @@ internal sealed class ActivationData
     {
         lock (gate)
         {
-            if (state != ActivationState.Valid || running > 0 || waiting.Count > 0 || Catalog.Time.GetElapsedTime(lastUsed, now) < idleTimeout)
+            if (state != ActivationState.Valid || running > 0 || waiting.Count > 0 || Catalog.Time.GetElapsedTime(lastUsed, now) < idleTimeout
+                || now < keepAliveUntil)
                 return false;
             BeginDeactivating(DeactivationReason.IdleTimeout);
         }
         RunOnScheduler(DeactivateAsync);
         return true;
+    }
+
+    public void DelayDeactivation(TimeSpan period)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(period, TimeSpan.Zero);
+        var until = Catalog.Time.GetTimestamp() + (long)(period.TotalSeconds * Catalog.Time.TimestampFrequency);
+        lock (gate)
+            keepAliveUntil = Math.Max(keepAliveUntil, until);
     }
 
     public IDisposable RegisterTimer(Func<object?, Task> callback, object? callbackState, TimeSpan dueTime, TimeSpan period)

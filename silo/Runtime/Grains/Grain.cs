@@ -37,6 +37,12 @@ public abstract class Grain
     protected void DeactivateOnIdle() => Activation.RequestDeactivation(DeactivationReason.ApplicationRequested);
 
     /// <summary>
+    /// Keeps the idle collector away from this activation for at least <paramref name="period"/> from now, as Orleans'
+    /// DelayDeactivation: for a grain whose work runs outside calls (a loop it started) and that must not be collected meanwhile.
+    /// </summary>
+    protected void DelayDeactivation(TimeSpan period) => Activation.DelayDeactivation(period);
+
+    /// <summary>
     /// Calls <paramref name="callback"/> after <paramref name="dueTime"/>, then every <paramref name="period"/>
     /// (<see cref="Timeout.InfiniteTimeSpan"/>: once), each time as a turn of this activation: never concurrently with
     /// a call unless the grain is [Reentrant]. The period counts from the end of the previous tick, so ticks never

@@ -39,6 +39,22 @@ public sealed class CollectionTests
     }
 
     [Fact]
+    public async Task DelayDeactivationKeepsAnIdleActivationForThePeriodAsked()
+    {
+        var clock = new ManualTimeProvider();
+        await using var silo = await TestSilo.StartAsync(
+            o => (o.IdleTimeout, o.CollectionQuantum) = (TimeSpan.FromMinutes(1), TimeSpan.FromHours(1)),
+            s => s.AddSingleton<TimeProvider>(clock));
+        silo.Probe.Gate.SetResult();
+        await silo.Grains.GetGrain<ILifecycleGrain>("idle").PingAndDelayDeactivation(TimeSpan.FromMinutes(5));
+
+        clock.Advance(TimeSpan.FromMinutes(4));
+        (await silo.Runtime.CollectIdleActivationsAsync()).Should().Be(0, "idle for longer than the timeout, but kept for five minutes");
+        clock.Advance(TimeSpan.FromMinutes(1) + TimeSpan.FromSeconds(1));
+        (await silo.Runtime.CollectIdleActivationsAsync()).Should().Be(1);
+    }
+
+    [Fact]
     public async Task CollectorLoopDeactivatesIdleActivationsOnItsOwn()
     {
         await using var silo = await TestSilo.StartAsync(o => (o.IdleTimeout, o.CollectionQuantum) = (TimeSpan.FromMilliseconds(30), TimeSpan.FromMilliseconds(10)));

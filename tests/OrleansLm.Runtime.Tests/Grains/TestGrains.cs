@@ -11,6 +11,8 @@ public interface ILifecycleGrain : IGrainWithStringKey
     Task<Guid> Ping();
 
     Task<Guid> PingThenDeactivate();
+
+    Task<Guid> PingAndDelayDeactivation(TimeSpan period);
 }
 
 public sealed class LifecycleGrain : Grain, ILifecycleGrain
@@ -23,6 +25,12 @@ public sealed class LifecycleGrain : Grain, ILifecycleGrain
         this.probe = probe;
         probe.OnConstructed();
         probe.Record($"construct {GetPrimaryKeyString()}");
+    }
+
+    public Task<Guid> PingAndDelayDeactivation(TimeSpan period)
+    {
+        DelayDeactivation(period);
+        return Task.FromResult(activationId);
     }
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
