@@ -38,6 +38,12 @@ public static class LibTorch
     /// must be disposed on the thread that entered it: do not await inside it.
     /// </summary>
     public static GradModeScope NoGrad() => new(enabled: false);
+
+    /// <summary>
+    /// Enables gradient recording until disposed (torch.enable_grad), whatever the thread's mode was: for code that must
+    /// record a graph on a thread it does not own. Per thread, like <see cref="NoGrad"/>.
+    /// </summary>
+    public static GradModeScope EnableGrad() => new(enabled: true);
 }
 
 /// <summary>Restores the previous gradient mode when disposed.</summary>

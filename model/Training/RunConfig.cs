@@ -194,10 +194,20 @@ public sealed record OptimizerSection(
     }
 
     /// <summary>The optimizer over <paramref name="parameters"/>; with decay_matrices_only, vectors (biases, norms) are not decayed.</summary>
-    public Optimizer Build(IReadOnlyList<Tensor> parameters)
+    public Optimizer Build(IReadOnlyList<Tensor> parameters) => Build(parameters, [.. parameters.Select(p => p.Dim)]);
+
+    /// <summary>
+    /// The optimizer over <paramref name="parameters"/> whose decay_matrices_only grouping goes by <paramref name="ranks"/>
+    /// instead of the tensors' own: a parameter-server shard optimizes 1-D segments of flattened parameters, and each
+    /// segment must be decayed as the parameter it was cut from.
+    /// </summary>
+    public Optimizer Build(IReadOnlyList<Tensor> parameters, IReadOnlyList<long> ranks)
     {
+        if (ranks.Count != parameters.Count)
+            throw new ArgumentException($"got {ranks.Count} ranks for {parameters.Count} parameters", nameof(ranks));
+        var isMatrix = ranks.Select(rank => rank >= 2).ToList();
         IEnumerable<ParameterGroup> groups = DecayMatricesOnly
-            ? [new ParameterGroup(parameters.Where(p => p.Dim >= 2).ToList()), new ParameterGroup(parameters.Where(p => p.Dim < 2).ToList(), WeightDecay: 0)]
+            ? [new ParameterGroup(parameters.Where((_, i) => isMatrix[i]).ToList()), new ParameterGroup(parameters.Where((_, i) => !isMatrix[i]).ToList(), WeightDecay: 0)]
             : [new ParameterGroup(parameters)];
         groups = groups.Where(g => g.Parameters.Any()).ToList();
         return Name switch

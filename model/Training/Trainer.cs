@@ -167,27 +167,7 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>Mean loss over batches 0..<paramref name="batches"/>−1 of <paramref name="source"/>, in eval mode.</summary>
-    public double Evaluate(IBatchSource source, int batches)
-    {
-        var wasTraining = module.Training;
-        module.Eval();
-        using var states = new CarriedStates(1);
-        try
-        {
-            using var noGrad = LibTorch.NoGrad();
-            double total = 0;
-            for (var i = 0; i < batches; i++)
-            {
-                using var scope = DisposeScope.Enter();
-                total += BatchLoss(source, i, 0, 1, states).Loss.ToDouble();
-            }
-            return total / batches;
-        }
-        finally
-        {
-            module.Train(wasTraining);
-        }
-    }
+    public double Evaluate(IBatchSource source, int batches) => BatchLoss.Evaluate(model, module, source, batches);
 
     /// <summary>
     /// Writes the model, the optimizer state, the RNG state and the step to one safetensors file, atomically;
@@ -244,7 +224,7 @@ public sealed class Trainer : IDisposable
         var k = options.GradientAccumulation;
         for (var micro = 0; micro < k; micro++)
         {
-            var (microLoss, microTokens) = BatchLoss(train, Step, micro, k, carried);
+            var (microLoss, microTokens) = BatchLoss.Carrying(model, train, Step, micro, k, carried);
             (microLoss / k).Backward();
             loss += microLoss.ToDouble() / k;
             tokens += microTokens;
@@ -253,20 +233,6 @@ public sealed class Trainer : IDisposable
             ? GradientClipping.ClipGradNorm(model.Parameters(), options.GradientClip)
             : 0;
         return (loss, gradientNorm, tokens);
-    }
-
-    /// <summary>
-    /// The mean loss of part <paramref name="part"/> of batch <paramref name="index"/> and its target count. A recurrent
-    /// model starts where the previous batch left <paramref name="states"/> when the source continues it.
-    /// </summary>
-    private (Tensor Loss, long Tokens) BatchLoss(IBatchSource source, long index, int part, int parts, CarriedStates states)
-    {
-        var (inputs, targets) = source.Batch(index, part, parts);
-        if (model is not IRecurrentLanguageModel recurrent)
-            return (model.Loss(inputs, targets), targets.NumElements);
-        var (logits, final) = recurrent.Forward(inputs, source.ContinuesPreviousBatch(index) ? states[part] : null);
-        states.Carry(part, final);
-        return (NextTokenLoss.FromLogits(logits, targets), targets.NumElements);
     }
 
     public void Dispose() => carried.Dispose();

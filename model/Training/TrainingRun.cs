@@ -27,19 +27,8 @@ public static class TrainingRun
     {
         var training = config.TrainingOrDefault;
         if (training.Threads > 0) LibTorch.NumThreads = training.Threads;
-        LibTorch.ManualSeed(training.Seed);
         var clock = Stopwatch.StartNew();
-        string text;
-        try
-        {
-            text = File.ReadAllText(config.Data.Path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new ConfigException($"data.path: cannot read {config.Data.Path}: {e.Message}", e);
-        }
-        var tokenizer = config.Data.BuildTokenizer(text);
-        var corpus = Corpus.FromText(text, tokenizer, config.Data.TrainFraction);
+        var (tokenizer, corpus) = LoadData(config.Data);
 
         return config.ModelOrDefault switch
         {
@@ -47,6 +36,47 @@ public static class TrainingRun
             NeuralModelSection neural => TrainNeural(config, neural, corpus, tokenizer, progress, resume, clock, cancellation),
             var other => throw new ConfigException($"model.family: {other.GetType().Name} cannot be trained"),
         };
+    }
+
+    /// <summary>Reads data.path, trains the configured tokenizer on it and splits the tokens into training and validation.</summary>
+    public static (ITokenizer Tokenizer, Corpus Corpus) LoadData(DataSection data)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(data.Path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigException($"data.path: cannot read {data.Path}: {e.Message}", e);
+        }
+        var tokenizer = data.BuildTokenizer(text);
+        return (tokenizer, Corpus.FromText(text, tokenizer, data.TrainFraction));
+    }
+
+    /// <summary>
+    /// The run's neural model with its initial parameters: libtorch's RNG is seeded with training.seed just before the
+    /// model is built, so every process that builds it gets the same values (and the RNG is left where a run's first step
+    /// finds it). The RNG is process-wide: where several threads may build models or draw random numbers at once (grains
+    /// of different runs in one silo), call this under a lock they all take.
+    /// </summary>
+    public static ILanguageModel BuildModel(RunConfig config, int vocabularySize)
+    {
+        if (config.ModelOrDefault is not NeuralModelSection neural)
+            throw new ConfigException($"model.family: {config.ModelOrDefault.GetType().Name} is not a neural model");
+        LibTorch.ManualSeed(config.TrainingOrDefault.Seed);
+        return neural.Build(vocabularySize, config.Data.BlockSize);
+    }
+
+    /// <summary>
+    /// The training and validation batches of a neural run over <paramref name="corpus"/>: random windows, or contiguous
+    /// streams for a recurrent model with truncated BPTT.
+    /// </summary>
+    public static (IBatchSource Train, IBatchSource Validation) BatchSources(RunConfig config, Corpus corpus)
+    {
+        var data = config.Data;
+        var streams = config.ModelOrDefault is RecurrentSection { Tbptt: true };
+        return (Batches(corpus.Train, "training", data, data.Seed, streams), Batches(corpus.Validation, "validation", data, data.Seed + 1, streams));
     }
 
     /// <summary>
@@ -109,9 +139,8 @@ public static class TrainingRun
     private static RunSummary TrainNeural(RunConfig config, NeuralModelSection section, Corpus corpus, ITokenizer tokenizer,
         IProgress<TrainingEvent>? progress, bool resume, Stopwatch clock, CancellationToken cancellation)
     {
-        var data = config.Data;
         var training = config.TrainingOrDefault;
-        using var model = section.Build(corpus.VocabularySize, data.BlockSize);
+        using var model = BuildModel(config, corpus.VocabularySize);
         using var optimizer = config.OptimizerOrDefault.Build([.. model.Parameters()]);
         var schedule = config.ScheduleOrDefault.Build(config.OptimizerOrDefault.Lr, training.Steps);
         var metadata = new Dictionary<string, string>
@@ -119,10 +148,8 @@ public static class TrainingRun
             [RunConfigKey] = ConfigFile.ToJson(config),
             [TokenizerKey] = tokenizer.ToJson(),
         };
-        var streams = section is RecurrentSection { Tbptt: true };
-        using var trainer = new Trainer(model, optimizer, schedule,
-            Batches(corpus.Train, "training", data, data.Seed, streams),
-            Batches(corpus.Validation, "validation", data, data.Seed + 1, streams), training.ToOptions(metadata));
+        var (train, validation) = BatchSources(config, corpus);
+        using var trainer = new Trainer(model, optimizer, schedule, train, validation, training.ToOptions(metadata));
         if (resume && training.Checkpoint is { } existing && File.Exists(existing)) trainer.LoadCheckpoint(existing);
 
         var validationLoss = trainer.Run(progress, cancellation);
