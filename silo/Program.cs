@@ -2,7 +2,10 @@ using Microsoft.Extensions.Options;
 using OrleansLm.Model.Torch;
 using OrleansLm.Protos.V1;
 using OrleansLm.Silo;
+using OrleansLm.Runtime.Hosting;
 using OrleansLm.Silo.Gateway;
+using OrleansLm.Silo.Grains;
+using OrleansLm.Silo.Hosting;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.Configuration.AddEnvironmentVariables(prefix: "OLM_");
@@ -11,6 +14,13 @@ builder.Services.AddOptions<SiloOptions>()
     .ValidateDataAnnotations()
     .ValidateOnStart();
 builder.Services.AddSingleton<SiloHealthProbe>();
+builder.Services.AddOptions<ClusterOptions>()
+    .Bind(builder.Configuration.GetSection(ClusterOptions.Section))
+    .ValidateDataAnnotations()
+    .ValidateOnStart();
+builder.Services.AddSingleton<Action<IGrainRuntimeBuilder>>(SiloGrains.Register);
+builder.Services.AddSingleton<ClusterHost>();
+builder.Services.AddHostedService(services => services.GetRequiredService<ClusterHost>());
 
 var app = builder.Build();
 app.MapHealthEndpoint();

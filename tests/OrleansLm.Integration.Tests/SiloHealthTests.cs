@@ -10,7 +10,7 @@ using OrleansLm.Protos.V1;
 
 namespace OrleansLm.Integration.Tests;
 
-public class SiloHealthTests(WebApplicationFactory<Program> factory) : IClassFixture<WebApplicationFactory<Program>>
+public class SiloHealthTests(SiloFactory factory) : IClassFixture<SiloFactory>
 {
     [Fact]
     public async Task HealthEndpointReportsServingWithTheLoadedLibtorch()

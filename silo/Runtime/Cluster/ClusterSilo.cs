@@ -61,6 +61,7 @@ public sealed class ClusterSilo : IAsyncDisposable
         var collection = new ServiceCollection();
         configureGrains(collection.AddGrainRuntime(options.ConfigureRuntime));
         collection.AddSingleton(loggers)
+            .AddSingleton(typeof(ILogger<>), typeof(Logger<>))
             .AddSingleton<ILocalSiloDetails>(details)
             .AddSingleton<IGrainDirectory>(directory)
             .AddSingleton<IRemoteGrainCallSender>(sp => new TransportGrainCallSender(transport, () => sp.GetRequiredService<SiloRuntime>().Codec))

@@ -37,7 +37,12 @@ public sealed class GrainCallCodec
     private const byte ValueResponse = 0;
     private const byte ExceptionResponse = 1;
 
-    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.General) { IncludeFields = true };
+    // NaN and infinities are ordinary values of a double (a loss not yet known, a diverged one), not errors.
+    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.General)
+    {
+        IncludeFields = true,
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
     private static readonly ConcurrentDictionary<string, Type?> TypesByName = new(StringComparer.Ordinal);
 
     /// <summary>Exception types rebuilt as themselves, by full name, from their message.</summary>

@@ -26,7 +26,7 @@ public sealed class GrainCallCodecTests(ITestOutputHelper output)
         new Guid("0f8fad5b-d9cb-469f-a165-70867728950e"), new DateTime(2024, 2, 29, 13, 14, 15, DateTimeKind.Utc).AddTicks(7),
         new DateTimeOffset(2024, 2, 29, 13, 14, 15, TimeSpan.FromMinutes(-150)), TimeSpan.FromTicks(-123456789),
         new byte[] { 0, 1, 255 }, new[] { int.MinValue, 0, int.MaxValue }, new[] { long.MinValue, 1L }, new[] { 1.5f, float.NegativeInfinity },
-        new[] { Math.PI, double.NaN }, Array.Empty<float>(), new Sample("run", [2, 3], 1.25), Phase.Train, new List<string> { "a", "b" },
+        new[] { Math.PI, double.NaN }, Array.Empty<float>(), new Sample("run", [2, 3], 1.25), new Sample("diverged", [], double.NaN), Phase.Train, new List<string> { "a", "b" },
     ];
 
     [Theory]

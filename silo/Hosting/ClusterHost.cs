@@ -1,0 +1,44 @@
+using Microsoft.Extensions.Options;
+using OrleansLm.Runtime.Cluster;
+using OrleansLm.Runtime.Hosting;
+
+namespace OrleansLm.Silo.Hosting;
+
+/// <summary>
+/// Runs this process's <see cref="ClusterSilo"/> with the host: joins on start, leaves gracefully on stop (SIGTERM),
+/// and stops the process, with exit code <see cref="DeclaredDeadExitCode"/>, when the cluster declares it dead.
+/// </summary>
+public sealed class ClusterHost(
+    IOptions<ClusterOptions> options, Action<IGrainRuntimeBuilder> configureGrains, ILoggerFactory loggers, IHostApplicationLifetime lifetime)
+    : IHostedService, IAsyncDisposable
+{
+    public const int DeclaredDeadExitCode = 3;
+
+    private readonly ILogger logger = loggers.CreateLogger<ClusterHost>();
+    private ClusterSilo? silo;
+
+    public ClusterSilo Silo => silo ?? throw new InvalidOperationException("the cluster silo has not started");
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        silo = new ClusterSilo(options.Value.ToSiloOptions(), configureGrains, loggers);
+        await silo.StartAsync(cancellationToken);
+        _ = silo.DeclaredDead.ContinueWith(_ =>
+        {
+            logger.LogCritical("the cluster declared silo {Silo} dead; stopping the process", silo.Address);
+            Environment.ExitCode = DeclaredDeadExitCode;
+            lifetime.StopApplication();
+        }, TaskScheduler.Default);
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (silo is null || silo.DeclaredDead.IsCompleted) return;
+        await silo.StopAsync(cancellationToken);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (silo is not null) await silo.DisposeAsync();
+    }
+}

@@ -1,0 +1,60 @@
+using System.ComponentModel.DataAnnotations;
+using System.Net;
+using System.Security.Cryptography;
+using OrleansLm.Runtime.Cluster;
+
+namespace OrleansLm.Silo.Hosting;
+
+/// <summary>
+/// The "Cluster" configuration section (appsettings.json, OLM_Cluster__* environment variables): how this silo joins
+/// its cluster. Without <see cref="Postgres"/> the silo is a cluster of one (in-memory membership).
+/// </summary>
+public sealed class ClusterOptions : IValidatableObject
+{
+    public const string Section = "Cluster";
+
+    [Required(AllowEmptyStrings = false)]
+    public string ClusterId { get; set; } = "olm";
+
+    /// <summary>Shared by the cluster's silos; required with <see cref="Postgres"/>. A cluster of one makes up its own.</summary>
+    public string? Secret { get; set; }
+
+    /// <summary>The silo port, IP:PORT (0.0.0.0 needs <see cref="AdvertisedHost"/>).</summary>
+    [Required(AllowEmptyStrings = false)]
+    public string Listen { get; set; } = "127.0.0.1:11111";
+
+    /// <summary>The IP other silos dial, e.g. the pod IP.</summary>
+    public string? AdvertisedHost { get; set; }
+
+    /// <summary>Connection string of the PostgreSQL membership table; empty for a single-silo cluster.</summary>
+    public string? Postgres { get; set; }
+
+    public string[] Roles { get; set; } = ["worker"];
+
+    /// <summary>Devices this silo offers to workers: each worker grain holds one.</summary>
+    [Range(0, 1024)]
+    public int Devices { get; set; } = 1;
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (!IPEndPoint.TryParse(Listen, out var endPoint))
+            yield return new ValidationResult($"Cluster:Listen '{Listen}' is not IP:PORT", [nameof(Listen)]);
+        else if (endPoint.Address.Equals(IPAddress.Any) && string.IsNullOrWhiteSpace(AdvertisedHost))
+            yield return new ValidationResult("Cluster:AdvertisedHost is required when Cluster:Listen is a wildcard address", [nameof(AdvertisedHost)]);
+        if (!string.IsNullOrWhiteSpace(Postgres) && string.IsNullOrEmpty(Secret))
+            yield return new ValidationResult("Cluster:Secret is required when silos share a PostgreSQL membership table", [nameof(Secret)]);
+        if (Roles.Any(string.IsNullOrWhiteSpace))
+            yield return new ValidationResult("Cluster:Roles contains an empty role", [nameof(Roles)]);
+    }
+
+    public ClusterSiloOptions ToSiloOptions() => new()
+    {
+        ClusterId = ClusterId,
+        ClusterSecret = string.IsNullOrEmpty(Secret) ? Convert.ToHexString(RandomNumberGenerator.GetBytes(32)) : Secret,
+        EndPoint = IPEndPoint.Parse(Listen),
+        AdvertisedHost = AdvertisedHost,
+        PostgresConnectionString = string.IsNullOrWhiteSpace(Postgres) ? null : Postgres,
+        Roles = Roles,
+        Devices = Devices,
+    };
+}
