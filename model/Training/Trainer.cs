@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text.Json;
 using OrleansLm.Model.Models;
 using OrleansLm.Model.Nn;
 using OrleansLm.Model.Optim;
@@ -87,7 +86,6 @@ public sealed class TrainingDivergedException(string message) : Exception(messag
 public sealed class Trainer : IDisposable
 {
     internal const string ModelPrefix = "model.";
-    private const string OptimizerPrefix = "optimizer.";
     private const string RngTensor = "rng.cpu";
     private const string StepKey = "olm.step";
     private const string OptimizerStepsKey = "olm.optimizer_steps";
@@ -176,16 +174,14 @@ public sealed class Trainer : IDisposable
     public void SaveCheckpoint(string path, IReadOnlyDictionary<string, string>? metadata = null)
     {
         using var scope = DisposeScope.Enter();
-        var optimizerState = optimizer.StateDict();
         var tensors = new Dictionary<string, Tensor> { [RngTensor] = LibTorch.GetRngState() };
         foreach (var (name, tensor) in module.StateDict()) tensors[ModelPrefix + name] = tensor;
-        foreach (var (name, tensor) in optimizerState.Tensors) tensors[OptimizerPrefix + name] = tensor;
         foreach (var (name, tensor) in carried.StateDict()) tensors[CarriedStatePrefix + name] = tensor;
         var allMetadata = new Dictionary<string, string>(metadata ?? new Dictionary<string, string>())
         {
             [StepKey] = Step.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            [OptimizerStepsKey] = JsonSerializer.Serialize(optimizerState.Steps),
         };
+        OptimizerStateEntries.Add(optimizer.StateDict(), tensors, allMetadata, OptimizerStepsKey);
         Safetensors.Save(path, tensors, allMetadata);
     }
 
@@ -197,20 +193,12 @@ public sealed class Trainer : IDisposable
             throw new InvalidDataException($"{path} is not an OrleansLm checkpoint: metadata '{StepKey}' is missing or invalid");
         if (!content.Tensors.TryGetValue(RngTensor, out var rng))
             throw new InvalidDataException($"{path} is not an OrleansLm checkpoint: tensor '{RngTensor}' is missing");
-        long[] optimizerSteps;
-        try
-        {
-            optimizerSteps = JsonSerializer.Deserialize<long[]>(content.Metadata.GetValueOrDefault(OptimizerStepsKey, "null"))
-                             ?? throw new InvalidDataException($"{path}: metadata '{OptimizerStepsKey}' is missing");
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{path}: metadata '{OptimizerStepsKey}' is not a list of step counts: {e.Message}");
-        }
+        var optimizerState = OptimizerStateEntries.Read(content.Tensors, content.Metadata, OptimizerStepsKey,
+            reason => new InvalidDataException($"{path}: {reason}"));
 
-        module.LoadStateDict(WithPrefix(content.Tensors, ModelPrefix));
-        optimizer.LoadStateDict(new OptimizerState(WithPrefix(content.Tensors, OptimizerPrefix), optimizerSteps));
-        carried.LoadStateDict(WithPrefix(content.Tensors, CarriedStatePrefix));
+        module.LoadStateDict(OptimizerStateEntries.WithPrefix(content.Tensors, ModelPrefix));
+        optimizer.LoadStateDict(optimizerState);
+        carried.LoadStateDict(OptimizerStateEntries.WithPrefix(content.Tensors, CarriedStatePrefix));
         LibTorch.SetRngState(rng);
         Step = step;
         return content.Metadata;
@@ -242,6 +230,4 @@ public sealed class Trainer : IDisposable
         progress?.Report(new TrainingEvent(kind, Step, options.MaxSteps, loss, validationLoss, learningRate, gradientNorm,
             tokens / Math.Max(clock.Elapsed.TotalSeconds, 1e-9), clock.Elapsed));
 
-    private static Dictionary<string, Tensor> WithPrefix(IReadOnlyDictionary<string, Tensor> tensors, string prefix) =>
-        tensors.Where(p => p.Key.StartsWith(prefix, StringComparison.Ordinal)).ToDictionary(p => p.Key[prefix.Length..], p => p.Value);
 }

@@ -19,7 +19,6 @@ namespace OrleansLm.Model.Training.Parallel;
 public sealed class ParameterShard : IDisposable
 {
     private const string ValuesTensor = "values";
-    private const string OptimizerPrefix = "optimizer.";
     private const string RangeKey = "olm.shard";
     private const string SegmentsKey = "olm.shard.segments";
     private const string OptimizerKey = "olm.shard.optimizer";
@@ -143,9 +142,7 @@ public sealed class ParameterShard : IDisposable
         if (ReservedKeys.FirstOrDefault(metadata.ContainsKey) is { } reserved)
             throw new ArgumentException($"metadata key '{reserved}' is reserved for the shard's own description", nameof(metadata));
         using var scope = DisposeScope.Enter();
-        var state = optimizer.StateDict();
         var tensors = new Dictionary<string, Tensor> { [ValuesTensor] = Tensor.FromArray<float>(Values()) };
-        foreach (var (name, tensor) in state.Tensors) tensors[OptimizerPrefix + name] = tensor;
         var all = new Dictionary<string, string>(metadata)
         {
             [RangeKey] = new JsonObject
@@ -160,8 +157,8 @@ public sealed class ParameterShard : IDisposable
                 ["length"] = s.Length,
             })]).ToJsonString(),
             [OptimizerKey] = OptimizerName(optimizerSection),
-            [OptimizerStepsKey] = JsonSerializer.Serialize(state.Steps),
         };
+        OptimizerStateEntries.Add(optimizer.StateDict(), tensors, all, OptimizerStepsKey);
         Safetensors.Save(path, tensors, all);
     }
 
@@ -183,14 +180,12 @@ public sealed class ParameterShard : IDisposable
             throw Invalid(path, $"tensor '{ValuesTensor}' is missing");
         if (values.DType != ScalarType.Float32 || !values.Shape.SequenceEqual([range.Length]))
             throw Invalid(path, $"tensor '{ValuesTensor}' is {values.DType} [{string.Join(", ", values.Shape)}], expected {ScalarType.Float32} [{range.Length}]");
-        var steps = ParseSteps(path, metadata);
+        var state = OptimizerStateEntries.Read(content.Tensors, metadata, OptimizerStepsKey, reason => Invalid(path, reason));
 
         var shard = new ParameterShard(layout, range, values.ToArray<float>(), optimizer, metadata);
         try
         {
-            var state = content.Tensors.Where(t => t.Key.StartsWith(OptimizerPrefix, StringComparison.Ordinal))
-                .ToDictionary(t => t.Key[OptimizerPrefix.Length..], t => t.Value);
-            shard.optimizer.LoadStateDict(new OptimizerState(state, steps));
+            shard.optimizer.LoadStateDict(state);
             return shard;
         }
         catch (ArgumentException e)
@@ -254,19 +249,6 @@ public sealed class ParameterShard : IDisposable
             if (name != parameter.Name || !shape.SequenceEqual(parameter.Shape) || start != expected[i].Start || length != expected[i].Length)
                 throw Invalid(path, $"layout.Parameters: segment {i} is elements [{start}, +{length}) of '{name}' [{string.Join(", ", shape)}] in the file, " +
                                     $"[{expected[i].Start}, +{expected[i].Length}) of {parameter} in the layout");
-        }
-    }
-
-    private static long[] ParseSteps(string path, IReadOnlyDictionary<string, string> metadata)
-    {
-        try
-        {
-            return JsonSerializer.Deserialize<long[]>(metadata.GetValueOrDefault(OptimizerStepsKey, "null"))
-                   ?? throw Invalid(path, $"metadata '{OptimizerStepsKey}' is missing");
-        }
-        catch (JsonException e)
-        {
-            throw Invalid(path, $"metadata '{OptimizerStepsKey}' is not a list of step counts: {e.Message}");
         }
     }
 
