@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Npgsql;
@@ -50,7 +49,7 @@ public sealed class PostgresServer : IAsyncDisposable
         {
             var socketDirectory = root.CreateSubdirectory("run").FullName;
             if (runAs is not null)
-                await RunAsync("chown", ["-R", runAs, root.FullName], cancellation);
+                await Tool.RunAsync("chown", ["-R", runAs, root.FullName], cancellation);
 
             var server = new PostgresServer(binDirectory, runAs, root, FreeLoopbackPort());
             await server.RunServerToolAsync(
@@ -132,8 +131,8 @@ public sealed class PostgresServer : IAsyncDisposable
     {
         var path = Path.Combine(binDirectory, tool);
         return runAs is null
-            ? RunAsync(path, arguments, cancellation)
-            : RunAsync("runuser", ["-u", runAs, "--", path, .. arguments], cancellation);
+            ? Tool.RunAsync(path, arguments, cancellation)
+            : Tool.RunAsync("runuser", ["-u", runAs, "--", path, .. arguments], cancellation);
     }
 
     private static async Task TryStopAsync(string binDirectory, string? runAs, string dataDirectory)
@@ -168,27 +167,5 @@ public sealed class PostgresServer : IAsyncDisposable
                 await Task.Delay(100, cancellation);
             }
         }
-    }
-
-    private static async Task RunAsync(string fileName, IReadOnlyList<string> arguments, CancellationToken cancellation)
-    {
-        var start = new ProcessStartInfo(fileName) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in arguments)
-            start.ArgumentList.Add(argument);
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {fileName}");
-        var output = process.StandardOutput.ReadToEndAsync(cancellation);
-        var error = process.StandardError.ReadToEndAsync(cancellation);
-        try
-        {
-            await process.WaitForExitAsync(cancellation);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-        if (process.ExitCode != 0)
-            throw new InvalidOperationException(
-                $"{Path.GetFileName(fileName)} {string.Join(' ', arguments)} exited with {process.ExitCode}: {await error}{await output}");
     }
 }

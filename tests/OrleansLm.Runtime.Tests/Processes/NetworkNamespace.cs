@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using OrleansLm.Runtime.Tests.Infrastructure;
 
 namespace OrleansLm.Runtime.Tests.Processes;
 
@@ -100,15 +100,7 @@ public sealed class NetworkNamespace : IAsyncDisposable
 
     private static Task InsideAsync(string name, params string[] arguments) => IpAsync(["netns", "exec", name, "ip", .. arguments]);
 
-    private static async Task IpAsync(params string[] arguments)
-    {
-        var start = new ProcessStartInfo("ip", arguments) { RedirectStandardError = true, RedirectStandardOutput = true };
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start ip");
-        var error = await process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        if (process.ExitCode != 0)
-            throw new InvalidOperationException($"ip {string.Join(' ', arguments)} failed ({process.ExitCode}): {error.Trim()}");
-    }
+    private static Task IpAsync(params string[] arguments) => Tool.RunAsync("ip", arguments);
 }
 
 /// <param name="HostAddress">The host end's address, in this namespace.</param>
