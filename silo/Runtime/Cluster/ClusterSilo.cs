@@ -34,6 +34,8 @@ public sealed class ClusterSilo : IAsyncDisposable
     private int handOffRequested;
     private int handOffRunning;
     private readonly Lazy<Task> tearDown;
+    private readonly Lock leaveGate = new();
+    private Task? leave;
 
     /// <param name="configureGrains">Registers the grain classes this silo hosts (and any services they need).</param>
     public ClusterSilo(ClusterSiloOptions options, Action<IGrainRuntimeBuilder> configureGrains, ILoggerFactory? loggers = null)
@@ -100,8 +102,17 @@ public sealed class ClusterSilo : IAsyncDisposable
         logger.LogInformation("silo {Silo} joined the cluster", Address);
     }
 
-    /// <summary>Leaves gracefully: ShuttingDown, every activation deactivated (their grains re-place elsewhere on the next call), Dead, then stops.</summary>
-    public async Task StopAsync(CancellationToken cancellation)
+    /// <summary>
+    /// Leaves gracefully: ShuttingDown, every activation deactivated (their grains re-place elsewhere on the next call),
+    /// Dead, then stops. Leaves once: a second call (a host may stop its services twice) waits for the first.
+    /// </summary>
+    public Task StopAsync(CancellationToken cancellation)
+    {
+        lock (leaveGate)
+            return leave ??= LeaveAsync(cancellation);
+    }
+
+    private async Task LeaveAsync(CancellationToken cancellation)
     {
         try
         {

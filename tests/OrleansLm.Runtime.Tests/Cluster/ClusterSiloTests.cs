@@ -107,6 +107,17 @@ public sealed class ClusterSiloTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task StoppingTwiceLeavesOnce()
+    {
+        var silo = (await cluster.StartAsync(1))[0];
+
+        await Task.WhenAll(silo.StopAsync(CancellationToken.None), silo.StopAsync(CancellationToken.None));
+        await silo.StopAsync(CancellationToken.None);
+
+        (await cluster.Table.ReadAllAsync(CancellationToken.None)).Entries.Single().Entry.Status.Should().Be(SiloStatus.Dead);
+    }
+
+    [Fact]
     public async Task SiloWithAWrongSecretIsRefusedAndDeclaredDead()
     {
         var silos = await cluster.StartAsync(3);
