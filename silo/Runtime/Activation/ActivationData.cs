@@ -109,7 +109,6 @@ internal sealed class ActivationData
             state = ActivationState.Activating;
             lastUsed = Catalog.Time.GetTimestamp();
         }
-        Catalog.OnActivationStarted(this);
         RunOnScheduler(ActivateAsync);
     }
 

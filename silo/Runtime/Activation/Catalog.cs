@@ -21,6 +21,7 @@ internal sealed class Catalog(
     IIncomingGrainCallFilter[] incomingFilters,
     GrainRuntimeOptions options,
     TimeProvider time,
+    int devices,
     ILogger logger)
 {
     private readonly ConcurrentDictionary<GrainId, ActivationData> activations = new();
@@ -103,11 +104,6 @@ internal sealed class Catalog(
         }
     }
 
-    public void OnActivationStarted(ActivationData activation)
-    {
-        if (activation.Class.RequiresDevice) Interlocked.Increment(ref deviceActivations);
-    }
-
     /// <summary>Called by an activation leaving; the entry goes only if it is still this activation's.</summary>
     public void Remove(ActivationData activation)
     {
@@ -155,10 +151,37 @@ internal sealed class Catalog(
 
     private ActivationData? DeliverToActivation(CallTurn turn, GrainClass grainClass)
     {
-        var activation = activations.GetOrAdd(turn.Call.TargetId, static (id, state) => new ActivationData(state.Catalog, state.Class, id), (Catalog: this, Class: grainClass));
+        var id = turn.Call.TargetId;
+        ActivationData activation;
+        if (!grainClass.RequiresDevice)
+        {
+            activation = activations.GetOrAdd(id, static (id, state) => new ActivationData(state.Catalog, state.Class, id), (Catalog: this, Class: grainClass));
+        }
+        else if (!activations.TryGetValue(id, out activation!))
+        {
+            // A device-holding activation takes its device when it is made, so two placed at once cannot share the last one.
+            if (!TryReserveDevice())
+            {
+                turn.Fail(new NoFreeDeviceException($"silo {LocalSilo} has no free device for {id} (all {devices} are held)"));
+                return null;
+            }
+            var created = new ActivationData(this, grainClass, id);
+            activation = activations.GetOrAdd(id, created);
+            if (activation != created) Interlocked.Decrement(ref deviceActivations);
+        }
         if (!activation.TryEnqueue(turn)) return activation;
         activation.EnsureStarted();
         return null;
+    }
+
+    private bool TryReserveDevice()
+    {
+        while (true)
+        {
+            var held = Volatile.Read(ref deviceActivations);
+            if (held >= devices) return false;
+            if (Interlocked.CompareExchange(ref deviceActivations, held + 1, held) == held) return true;
+        }
     }
 
     private async Task ForwardAsync(CallTurn turn, SiloAddress owner)

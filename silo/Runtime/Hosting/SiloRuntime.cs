@@ -44,7 +44,7 @@ public sealed class SiloRuntime : IHostedService, IAsyncDisposable
         logger = loggers.CreateLogger<SiloRuntime>();
 
         catalog = new Catalog(classes, services, directory, remote, services.GetServices<IIncomingGrainCallFilter>().ToArray(), options, time,
-            loggers.CreateLogger<Catalog>());
+            localSilo.Devices, loggers.CreateLogger<Catalog>());
         var placement = services.GetService<IPlacementDirector>()
                         ?? new PlacementDirector(services.GetService<IPlacementCandidates>() ?? new LocalPlacementCandidates(localSilo, catalog), localSilo);
         var router = new GrainCallRouter(classes, catalog, directory, placement, remote);

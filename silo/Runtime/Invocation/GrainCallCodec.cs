@@ -63,6 +63,7 @@ public sealed class GrainCallCodec
         [typeof(TimeoutException).FullName!] = m => new TimeoutException(m),
         [typeof(OperationCanceledException).FullName!] = m => new OperationCanceledException(m),
         [typeof(TaskCanceledException).FullName!] = m => new TaskCanceledException(m),
+        [typeof(NoFreeDeviceException).FullName!] = m => new NoFreeDeviceException(m),
         [typeof(ObjectDisposedException).FullName!] = m => new ObjectDisposedException(null, m),
         [typeof(UnauthorizedAccessException).FullName!] = m => new UnauthorizedAccessException(m),
         [typeof(IOException).FullName!] = m => new IOException(m),

@@ -37,12 +37,27 @@ internal sealed class GrainCallRouter(
     private async Task<object?> RouteAsync(GrainCall call, PlacementStrategy strategy)
     {
         var grainId = call.TargetId;
-        var silo = await directory.LookupAsync(grainId, call.CancellationToken).ConfigureAwait(false)
-                   ?? await placement.PlaceAsync(new PlacementRequest(grainId, strategy), call.CancellationToken).ConfigureAwait(false);
-        // A silo this caller cannot reach keeps its registration: others may still reach it, and placing the grain
-        // again would make a second activation. The entry goes when the cluster declares that silo dead.
-        return silo == catalog.LocalSilo
-            ? await catalog.InvokeAsync(call).ConfigureAwait(false)
-            : await remote.SendAsync(silo, call).ConfigureAwait(false);
+        if (await directory.LookupAsync(grainId, call.CancellationToken).ConfigureAwait(false) is { } registered)
+            return await SendAsync(registered, call).ConfigureAwait(false);
+        // A silo whose last device went to another placement meanwhile refuses the activation; place it again without that silo.
+        HashSet<SiloAddress> refused = [];
+        while (true)
+        {
+            var silo = await placement.PlaceAsync(new PlacementRequest(grainId, strategy, refused), call.CancellationToken).ConfigureAwait(false);
+            try
+            {
+                return await SendAsync(silo, call).ConfigureAwait(false);
+            }
+            catch (NoFreeDeviceException) when (refused.Add(silo))
+            {
+            }
+        }
     }
+
+    /// <remarks>
+    /// A silo this caller cannot reach keeps its registration: others may still reach it, and placing the grain again
+    /// would make a second activation. The entry goes when the cluster declares that silo dead.
+    /// </remarks>
+    private Task<object?> SendAsync(SiloAddress silo, GrainCall call) =>
+        silo == catalog.LocalSilo ? catalog.InvokeAsync(call) : remote.SendAsync(silo, call);
 }

@@ -2,8 +2,11 @@ using OrleansLm.Runtime.Grains;
 
 namespace OrleansLm.Runtime.Placement;
 
-/// <summary>A grain with no activation anywhere needs one: <paramref name="Strategy"/> is its class's.</summary>
-public sealed record PlacementRequest(GrainId GrainId, PlacementStrategy Strategy);
+/// <summary>
+/// A grain with no activation anywhere needs one: <paramref name="Strategy"/> is its class's. <paramref name="Excluded"/>
+/// are silos that already refused it (no free device left).
+/// </summary>
+public sealed record PlacementRequest(GrainId GrainId, PlacementStrategy Strategy, IReadOnlySet<SiloAddress>? Excluded = null);
 
 /// <summary>Chooses the silo for a new activation. Throws <see cref="GrainPlacementException"/> when no silo qualifies.</summary>
 public interface IPlacementDirector
@@ -24,4 +27,10 @@ public interface IPlacementCandidates
 }
 
 /// <summary>No silo satisfies the grain class's placement strategy.</summary>
-public sealed class GrainPlacementException(string message) : Exception(message);
+public class GrainPlacementException(string message) : Exception(message);
+
+/// <summary>
+/// The silo chosen for a device-holding activation has no free device left: another placement took it meanwhile (a
+/// placing silo knows only its own devices' use). The caller places the grain again elsewhere.
+/// </summary>
+public sealed class NoFreeDeviceException(string message) : GrainPlacementException(message);

@@ -14,7 +14,9 @@ public sealed class PlacementDirector(IPlacementCandidates candidates, ILocalSil
     public SiloAddress Place(PlacementRequest request)
     {
         if (request.Strategy is StatelessWorkerPlacement) return localSilo.Address;
-        var all = candidates.GetCandidates();
+        var all = request.Excluded is { Count: > 0 } excluded
+            ? [.. candidates.GetCandidates().Where(c => !excluded.Contains(c.Silo))]
+            : candidates.GetCandidates();
         if (all.Count == 0) throw new GrainPlacementException($"no silo accepts new activations; cannot place {request.GrainId}");
         return request.Strategy switch
         {

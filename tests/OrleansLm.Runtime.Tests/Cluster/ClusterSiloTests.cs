@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using OrleansLm.Runtime.Grains;
 using OrleansLm.Runtime.Membership;
+using OrleansLm.Runtime.Placement;
 using OrleansLm.Runtime.Tests.Membership;
 using Xunit.Abstractions;
 
@@ -149,6 +150,25 @@ public sealed class ClusterSiloTests(ITestOutputHelper output) : IAsyncLifetime
         }
         withDevices.Runtime.DeviceActivations.Should().Be(6);
         cluster.Silos.Where(s => s != withDevices).Should().OnlyContain(s => s.Runtime.ActivationCount == 0);
+    }
+
+    [Fact]
+    public async Task ASiloRefusesADeviceGrainWhenItsLastDeviceIsTakenAndTheCallerPlacesElsewhere()
+    {
+        var caller = (await cluster.StartAsync(1))[0];
+        var oneDevice = await cluster.StartSiloAsync(devices: 1);
+        await cluster.RefreshViewsAsync();
+        var keys = Keys(2);
+
+        (await caller.GrainFactory.GetGrain<IClusterDeviceGrain>(keys[0]).Where()).Should().Be(oneDevice.Address.ToString());
+        // The caller knows only its own devices' use, so it still counts the other silo's device as free.
+        var second = () => caller.GrainFactory.GetGrain<IClusterDeviceGrain>(keys[1]).Where();
+
+        await second.Should().ThrowAsync<GrainPlacementException>().WithMessage("*free device*");
+        oneDevice.Runtime.DeviceActivations.Should().Be(1, "the silo refused to hold a second worker on its one device");
+        var twoMore = await cluster.StartSiloAsync(devices: 2);
+        await cluster.RefreshViewsAsync();
+        (await second()).Should().Be(twoMore.Address.ToString(), "refused by the full silo, the grain was placed on the next one");
     }
 
     private string[] Keys(int count) => [.. Enumerable.Range(0, count).Select(i => $"{run}-{i}")];
