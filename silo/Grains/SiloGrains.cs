@@ -14,6 +14,7 @@ public static class SiloGrains
         grains.Grains
             .Add<ITrainingRunGrain, TrainingRunGrain>()
             .Add<IWorkerGrain, WorkerGrain>()
-            .Add<IParameterServerGrain, ParameterServerGrain>();
+            .Add<IParameterServerGrain, ParameterServerGrain>()
+            .Add<IDataShardGrain, DataShardGrain>();
     }
 }

@@ -45,7 +45,15 @@ public sealed class TrainingRunGrain(ILogger<TrainingRunGrain> logger) : Grain, 
 
     public Task<RunStatus> Status() => Task.FromResult(new RunStatus(
         GetPrimaryKeyString(), state, losses.Count, totalSteps, losses.Count > 0 ? losses[^1] : double.NaN, validationLoss, tokensPerSecond,
-        spec?.Workers ?? 0, error, [.. losses]));
+        spec?.Workers ?? 0, null, -1, error, [.. losses]));
+
+    public Task<RunStatus> Pause() => throw new NotSupportedException("pause is being built");
+
+    public Task<RunStatus> Resume() => throw new NotSupportedException("resume is being built");
+
+    public Task<RunStatus> Stop() => throw new NotSupportedException("stop is being built");
+
+    public Task<string> Export(string? path) => throw new NotSupportedException("export is being built");
 
     public async Task<RunStatus> WaitForEnd(TimeSpan timeout)
     {
