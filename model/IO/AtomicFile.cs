@@ -6,7 +6,7 @@ namespace OrleansLm.Model.IO;
 /// Whole-file writes that a crash cannot tear: the content goes to a temporary file beside the target, is
 /// flushed to disk and renamed over the target, so readers see the old file or the new one, never a mix.
 /// </summary>
-internal static class AtomicFile
+public static class AtomicFile
 {
     /// <summary>Writes what <paramref name="write"/> puts in the stream to <paramref name="path"/>; a failure leaves the old file intact.</summary>
     public static void Write(string path, Action<Stream> write)

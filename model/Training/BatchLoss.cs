@@ -17,6 +17,12 @@ internal static class BatchLoss
     public static (Tensor Loss, long Tokens, RnnState? Final) Compute(ILanguageModel model, IBatchSource source, long index, int part, int parts, RnnState? start)
     {
         var (inputs, targets) = source.Batch(index, part, parts);
+        return Compute(model, inputs, targets, start);
+    }
+
+    /// <summary>The mean loss of <paramref name="inputs"/> [B, T] against <paramref name="targets"/> [B, T], as the other overload.</summary>
+    public static (Tensor Loss, long Tokens, RnnState? Final) Compute(ILanguageModel model, Tensor inputs, Tensor targets, RnnState? start)
+    {
         if (model is not IRecurrentLanguageModel recurrent)
             return (model.Loss(inputs, targets), targets.NumElements, null);
         var (logits, final) = recurrent.Forward(inputs, start);

@@ -26,9 +26,9 @@ public sealed class DataShardGrain(RunData data) : Grain, IDataShardGrain
         return Task.CompletedTask;
     }
 
-    public Task<TokenBatch> Batch(long step)
+    public Task<BatchTokens> Batch(long step)
     {
         var source = train ?? throw new InvalidOperationException($"data shard {GetCompoundKey()} was not prepared for a run");
-        return Task.FromResult(TokenBatch.Of(source, step, (int)GetCompoundKey().Index, parts));
+        return Task.FromResult(BatchTokens.Of(source, step, (int)GetCompoundKey().Index, parts));
     }
 }

@@ -13,5 +13,5 @@ public interface IDataShardGrain : IGrainWithCompoundKey
     Task Prepare(RunSpec spec);
 
     /// <summary>Part p (the grain's key) of training batch <paramref name="step"/>, of the run's spec.workers parts.</summary>
-    Task<TokenBatch> Batch(long step);
+    Task<BatchTokens> Batch(long step);
 }

@@ -1,4 +1,5 @@
 using OrleansLm.Runtime.Hosting;
+using OrleansLm.Silo.Runs;
 
 namespace OrleansLm.Silo.Grains;
 
@@ -8,9 +9,13 @@ public static class SiloGrains
     /// <summary>The role of silos that run workers (each holding one of the silo's devices).</summary>
     public const string WorkerRole = "worker";
 
-    public static void Register(IGrainRuntimeBuilder grains)
+    /// <summary>The grains with run state in memory and checkpoints in a temporary directory (<see cref="RunStorage.InProcess"/>).</summary>
+    public static void Register(IGrainRuntimeBuilder grains) => Register(grains, RunStorage.InProcess());
+
+    public static void Register(IGrainRuntimeBuilder grains, RunStorage storage)
     {
         grains.Services.AddSingleton<RunData>();
+        grains.Services.AddSingleton(storage);
         grains.Grains
             .Add<ITrainingRunGrain, TrainingRunGrain>()
             .Add<IWorkerGrain, WorkerGrain>()

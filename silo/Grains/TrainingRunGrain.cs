@@ -2,58 +2,119 @@ using System.Diagnostics;
 using OrleansLm.Model.Training;
 using OrleansLm.Model.Training.Parallel;
 using OrleansLm.Runtime.Grains;
+using OrleansLm.Silo.Runs;
 
 namespace OrleansLm.Silo.Grains;
 
 /// <summary>
-/// Drives one run's synchronous data-parallel steps (ARCHITECTURE.md, "Grains of the training cluster"): every
-/// worker pulls the parameters, computes the gradient of its part of batch t and pushes it to the shards; the
-/// coordinator sums the shards' squared gradient norms into one clip coefficient; every shard applies the optimizer.
-/// With the same seed this reproduces the single-process <see cref="Trainer"/>. Reentrant, so status calls are
-/// answered while the loop it started awaits its workers.
+/// Drives one run's synchronous data-parallel steps (ARCHITECTURE.md, "Grains of the training cluster"): every live
+/// worker pulls the parameters, computes the gradient of its parts of batch t and pushes it to the shards; the
+/// coordinator sums the shards' squared gradient norms into one clip coefficient; every shard applies the update.
+/// With the same seed this reproduces the single-process <see cref="Trainer"/>.
+/// <para>
+/// Faults: a worker whose step fails is dropped, its parts go to the others and the step is attempted again (the
+/// shards discard the failed attempt's gradients); missing workers are asked to rejoin every few seconds, so a new
+/// silo's device gets one. Anything else that fails a step (a shard's silo lost) restores every shard from the newest
+/// valid checkpoint. The run's state is saved to the cluster's <see cref="IRunStore"/>, and a coordinator that
+/// activates for a run saved as running continues it from its newest checkpoint.
+/// </para>
+/// Reentrant, so control and status calls are answered while the loop it started awaits its workers.
 /// </summary>
 [Reentrant]
-public sealed class TrainingRunGrain(ILogger<TrainingRunGrain> logger) : Grain, ITrainingRunGrain
+public sealed class TrainingRunGrain(RunStorage storage, ILogger<TrainingRunGrain> logger) : Grain, ITrainingRunGrain
 {
+    private const int KeptCheckpoints = 3;
     private static readonly TimeSpan KeepAlive = TimeSpan.FromMinutes(30);
+    private static readonly TimeSpan RejoinEvery = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long the run keeps recovering (restoring, waiting for workers) without completing a step before it fails.</summary>
+    private static readonly TimeSpan RecoveryLimit = TimeSpan.FromMinutes(3);
 
     private readonly List<double> losses = [];
-    private TaskCompletionSource ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource ended = NewSignal();
+    private TaskCompletionSource resumed = NewSignal();
     private RunState state = RunState.NotStarted;
     private RunSpec? spec;
-    private long totalSteps;
+    private Task? loop;
+    private Control requested;
+    private long attempt;
     private double validationLoss = double.NaN;
     private double tokensPerSecond;
+    private TimeSpan? eta;
+    private long checkpointStep = -1;
     private string? error;
+    private readonly SortedSet<int> live = [];
+    private StepTimings timings = StepTimings.Zero;
+    private long timedSteps;
+    private long totalSteps;
+
+    private enum Control { None, Pause, Stop }
+
+    private string RunId => GetPrimaryKeyString();
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (await storage.Store.LoadAsync(RunId, cancellationToken) is not { } record) return;
+        (spec, state, checkpointStep, error) = (record.Spec, record.State, record.CheckpointStep, record.Error);
+        totalSteps = RunSpecs.Config(spec).TrainingOrDefault.Steps;
+        if (record.State == RunState.Running)
+        {
+            logger.LogWarning("run {Run} was running when its coordinator was lost; continuing from its newest checkpoint", RunId);
+            StartLoop(fromCheckpoint: true);
+        }
+    }
 
     public Task<RunStatus> Start(RunSpec runSpec)
     {
-        if (state == RunState.Running)
-            throw new InvalidOperationException($"run {GetPrimaryKeyString()} is already running (step {losses.Count} of {totalSteps})");
-        var config = Validate(runSpec);
-        spec = runSpec;
-        totalSteps = config.TrainingOrDefault.Steps;
-        state = RunState.Running;
-        error = null;
-        validationLoss = double.NaN;
-        losses.Clear();
-        ended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        DelayDeactivation(KeepAlive);
-        _ = RunAsync(config, runSpec, ended);
+        if (spec is not null && state != RunState.NotStarted)
+            throw new InvalidOperationException($"run {RunId} already exists ({state}, step {losses.Count}): resume it, or start a run with another id");
+        Validate(runSpec);
+        var directory = runSpec.CheckpointDirectory ?? Path.Combine(storage.CheckpointRoot, RunId);
+        spec = runSpec with { CheckpointDirectory = Path.GetFullPath(directory) };
+        totalSteps = RunSpecs.Config(spec).TrainingOrDefault.Steps;
+        StartLoop(fromCheckpoint: true);
         return Status();
     }
 
-    public Task<RunStatus> Status() => Task.FromResult(new RunStatus(
-        GetPrimaryKeyString(), state, losses.Count, totalSteps, losses.Count > 0 ? losses[^1] : double.NaN, validationLoss, tokensPerSecond,
-        spec?.Workers ?? 0, null, -1, error, [.. losses]));
+    public Task<RunStatus> Pause()
+    {
+        RequireLoop("pause");
+        if (state == RunState.Running) requested = Control.Pause;
+        return Status();
+    }
 
-    public Task<RunStatus> Pause() => throw new NotSupportedException("pause is being built");
+    public Task<RunStatus> Resume()
+    {
+        if (spec is null) throw new InvalidOperationException($"run {RunId} was never started");
+        if (loop is { IsCompleted: false })
+        {
+            if (requested == Control.Pause) requested = Control.None;
+            resumed.TrySetResult();
+        }
+        else if (state == RunState.Completed)
+            throw new InvalidOperationException($"run {RunId} has completed its {losses.Count} steps");
+        else
+            StartLoop(fromCheckpoint: true);
+        return Status();
+    }
 
-    public Task<RunStatus> Resume() => throw new NotSupportedException("resume is being built");
+    public Task<RunStatus> Stop()
+    {
+        RequireLoop("stop");
+        requested = Control.Stop;
+        resumed.TrySetResult();
+        return Status();
+    }
 
-    public Task<RunStatus> Stop() => throw new NotSupportedException("stop is being built");
+    public Task<RunStatus> Status()
+    {
+        return Task.FromResult(new RunStatus(
+            RunId, state, losses.Count, totalSteps, losses.Count > 0 ? losses[^1] : double.NaN, validationLoss, tokensPerSecond,
+            live.Count, state == RunState.Running ? eta : null, checkpointStep, error, [.. losses]));
+    }
 
-    public Task<string> Export(string? path) => throw new NotSupportedException("export is being built");
+    /// <summary>The mean seconds per step of each phase since the run (re)started: workers' phases summed over workers.</summary>
+    public Task<StepTimings> Timings() => Task.FromResult(timedSteps > 0 ? timings.Over(timedSteps) : StepTimings.Zero);
 
     public async Task<RunStatus> WaitForEnd(TimeSpan timeout)
     {
@@ -61,7 +122,11 @@ public sealed class TrainingRunGrain(ILogger<TrainingRunGrain> logger) : Grain, 
         return await Status();
     }
 
-    private static RunConfig Validate(RunSpec runSpec)
+    public Task<string> Export(string? path) => throw new NotSupportedException("export is being built");
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private static void Validate(RunSpec runSpec)
     {
         var config = RunSpecs.Config(runSpec);
         if (config.ModelOrDefault is not NeuralModelSection)
@@ -73,54 +138,297 @@ public sealed class TrainingRunGrain(ILogger<TrainingRunGrain> logger) : Grain, 
         if (config.Data.BatchSize % runSpec.Workers != 0)
             throw new ArgumentException(
                 $"spec.workers: data.batch_size {config.Data.BatchSize} does not split into {runSpec.Workers} equal parts", nameof(runSpec));
-        return config;
     }
 
-    private async Task RunAsync(RunConfig config, RunSpec runSpec, TaskCompletionSource end)
+    private void RequireLoop(string action)
     {
-        var runId = GetPrimaryKeyString();
+        if (loop is not { IsCompleted: false })
+            throw new InvalidOperationException($"run {RunId} is {state}: there is nothing to {action}");
+    }
+
+    private void StartLoop(bool fromCheckpoint)
+    {
+        (state, requested, error) = (RunState.Running, Control.None, null);
+        ended = NewSignal();
+        DelayDeactivation(KeepAlive);
+        loop = RunAsync(fromCheckpoint, ended);
+    }
+
+    private async Task RunAsync(bool fromCheckpoint, TaskCompletionSource end)
+    {
+        var runSpec = spec!;
+        var config = RunSpecs.Config(runSpec);
         var training = config.TrainingOrDefault;
+        var shards = Enumerable.Range(0, runSpec.ParameterServers).Select(k => GrainFactory.GetGrain<IParameterServerGrain>(RunId, k)).ToList();
+        var workers = Enumerable.Range(0, runSpec.Workers).Select(r => GrainFactory.GetGrain<IWorkerGrain>(RunId, r)).ToList();
         try
         {
-            var shards = Enumerable.Range(0, runSpec.ParameterServers).Select(k => GrainFactory.GetGrain<IParameterServerGrain>(runId, k)).ToList();
-            var workers = Enumerable.Range(0, runSpec.Workers).Select(r => GrainFactory.GetGrain<IWorkerGrain>(runId, r)).ToList();
-            await Task.WhenAll(shards.Select(s => s.Prepare(runSpec)));
-            await Task.WhenAll(workers.Select(w => w.Prepare(runSpec)));
-
+            await PersistAsync();
+            live.Clear();
             var schedule = config.ScheduleOrDefault.Build(config.OptimizerOrDefault.Lr, training.Steps);
-            var clock = Stopwatch.StartNew();
-            long tokens = 0;
-            for (long step = 0; step < training.Steps; step++)
+            var pace = new Pace();
+            var lastProgress = Stopwatch.StartNew();
+            var lastRejoin = Stopwatch.StartNew();
+            var restoring = true;
+            while ((restoring || losses.Count < training.Steps) && await ContinueAsync(pace))
             {
                 DelayDeactivation(KeepAlive);
-                var learningRate = schedule.LearningRateAt(step);
-                var results = await Task.WhenAll(workers.Select((w, rank) => w.Step(step, rank, workers.Count)));
-                var loss = DataParallelStep.Loss(results.Select(r => (r.Loss, r.Tokens)));
-                var (norm, coefficient) = DataParallelStep.Clipping(await Task.WhenAll(shards.Select(s => s.SquaredGradientNorm(step))), training.GradClip);
-                if (!double.IsFinite(loss) || !double.IsFinite(norm))
-                    throw new TrainingDivergedException($"step {step}: the {(double.IsFinite(loss) ? $"gradient norm is {norm}" : $"loss is {loss}")}");
-                await Task.WhenAll(shards.Select(s => s.Apply(step, learningRate, coefficient)));
-
-                losses.Add(loss);
-                tokens += results.Sum(r => r.Tokens);
-                tokensPerSecond = tokens / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
-                var last = step + 1 == training.Steps;
-                if (last || (training.EvalEvery > 0 && (step + 1) % training.EvalEvery == 0))
-                    validationLoss = await workers[0].Evaluate(training.EvalBatches);
+                try
+                {
+                    if (restoring)
+                    {
+                        await RestoreAsync(shards, fromCheckpoint);
+                        (restoring, fromCheckpoint) = (false, true);
+                        if (losses.Count == training.Steps) break;
+                    }
+                    if (live.Count < workers.Count && (live.Count == 0 || lastRejoin.Elapsed >= RejoinEvery))
+                    {
+                        await RejoinAsync(workers);
+                        lastRejoin.Restart();
+                    }
+                    if (live.Count == 0)
+                        throw new WorkersLostException($"no worker could join (spec.workers {runSpec.Workers}): no silo with role '{SiloGrains.WorkerRole}' has a free device");
+                    await StepAsync(losses.Count, schedule.LearningRateAt(losses.Count), training, shards, workers, pace);
+                    if (training.CheckpointEvery > 0 && losses.Count % training.CheckpointEvery == 0 && losses.Count < training.Steps)
+                        await CheckpointAsync(shards);
+                    lastProgress.Restart();
+                }
+                catch (Exception e) when (e is not (TrainingDivergedException or ArgumentException))
+                {
+                    if (lastProgress.Elapsed > RecoveryLimit)
+                        throw new RunRecoveryException($"step {losses.Count}: no progress for {RecoveryLimit.TotalMinutes:F0} minutes; last error: {e.Message}", e);
+                    if (e is WorkersLostException && live.Count > 0) continue;
+                    if (e is not WorkersLostException)
+                    {
+                        logger.LogWarning(e, "run {Run}: step {Step} failed; restoring the parameter servers from the newest checkpoint", RunId, losses.Count);
+                        restoring = true;
+                    }
+                    await Task.Delay(TimeSpan.FromSeconds(1));
+                }
             }
-            state = RunState.Completed;
-            logger.LogInformation("run {Run} completed {Steps} steps: loss {Loss:F4}, validation loss {Validation:F4}",
-                runId, losses.Count, losses[^1], validationLoss);
+            await CheckpointAsync(shards);
+            state = requested == Control.Stop ? RunState.Stopped : RunState.Completed;
+            logger.LogInformation("run {Run} {State} at step {Step}: loss {Loss:F4}, validation loss {Validation:F4}",
+                RunId, state, losses.Count, losses.Count > 0 ? losses[^1] : double.NaN, validationLoss);
         }
         catch (Exception e)
         {
             error = e.Message;
             state = RunState.Failed;
-            logger.LogError(e, "run {Run} failed at step {Step}", runId, losses.Count);
+            logger.LogError(e, "run {Run} failed at step {Step}", RunId, losses.Count);
         }
         finally
         {
+            await PersistAsync();
             end.TrySetResult();
         }
     }
+
+    /// <summary>Honours a pause or stop request between steps; false when the run should stop.</summary>
+    private async Task<bool> ContinueAsync(Pace pace)
+    {
+        if (requested == Control.Pause)
+        {
+            state = RunState.Paused;
+            resumed = NewSignal();
+            pace.Hold();
+            await PersistAsync();
+            logger.LogInformation("run {Run} paused at step {Step}", RunId, losses.Count);
+            while (!resumed.Task.IsCompleted)
+            {
+                DelayDeactivation(KeepAlive);
+                await Task.WhenAny(resumed.Task, Task.Delay(TimeSpan.FromMinutes(1)));
+            }
+            if (requested == Control.Stop) return false;
+            state = RunState.Running;
+            pace.Go();
+            await PersistAsync();
+        }
+        return requested != Control.Stop;
+    }
+
+    private async Task StepAsync(long step, double learningRate, TrainingSection training, List<IParameterServerGrain> shards, List<IWorkerGrain> workers, Pace pace)
+    {
+        var ranks = live.ToArray();
+        var calls = ranks.Select((rank, i) => workers[rank].Step(step, attempt, PartsOf(i, ranks.Length, spec!.Workers))).ToArray();
+        try
+        {
+            await Task.WhenAll(calls);
+        }
+        catch
+        {
+            await DropFailedWorkersAsync(step, ranks, calls, shards);
+        }
+        var results = calls.Select(c => c.Result).ToArray();
+        var loss = DataParallelStep.Loss(results.Select(r => (r.Loss, r.Tokens)));
+        var (norm, coefficient) = DataParallelStep.Clipping(await Task.WhenAll(shards.Select(s => s.SquaredGradientNorm(step, attempt))), training.GradClip);
+        double aggregate = 0;
+        if (double.IsFinite(loss) && double.IsFinite(norm))
+            aggregate = (await Task.WhenAll(shards.Select(s => s.Apply(step, attempt, learningRate, coefficient)))).Sum();
+        else if (training.OnNonFinite == NonFinitePolicy.Skip)
+        {
+            logger.LogWarning("run {Run}: step {Step} skipped: loss {Loss}, gradient norm {Norm}", RunId, step, loss, norm);
+            await Task.WhenAll(shards.Select(s => s.Skip(step, attempt)));
+        }
+        else
+            throw new TrainingDivergedException($"step {step}: the {(double.IsFinite(loss) ? $"gradient norm is {norm}" : $"loss is {loss}")}");
+
+        losses.Add(loss);
+        timings = results.Aggregate(timings, (sum, r) => sum.Plus(r.Timings)).Plus(StepTimings.Zero with { Aggregate = aggregate });
+        timedSteps++;
+        pace.Stepped(results.Sum(r => r.Tokens));
+        tokensPerSecond = pace.TokensPerSecond;
+        eta = pace.Remaining(training.Steps - losses.Count);
+        var last = losses.Count == training.Steps;
+        if (last || (training.EvalEvery > 0 && losses.Count % training.EvalEvery == 0))
+            validationLoss = await EvaluateAsync(workers, training.EvalBatches);
+    }
+
+    /// <summary>
+    /// After some workers' steps failed: the shards drop the attempt (a shard that cannot is lost itself, which the
+    /// caller handles by restoring), the failed workers leave the live set, and the step is attempted again.
+    /// </summary>
+    private async Task DropFailedWorkersAsync(long step, int[] ranks, Task<WorkerStepResult>[] calls, List<IParameterServerGrain> shards)
+    {
+        attempt++;
+        await Task.WhenAll(shards.Select(s => s.Abandon(step, attempt)));
+        var failed = ranks.Where((_, i) => !calls[i].IsCompletedSuccessfully).ToArray();
+        foreach (var (rank, i) in ranks.Select((rank, i) => (rank, i)).Where(r => !calls[r.i].IsCompletedSuccessfully))
+        {
+            live.Remove(rank);
+            logger.LogWarning(calls[i].Exception?.GetBaseException(), "run {Run}: worker {Rank} failed step {Step}; going on with {Live} workers", RunId, rank, step, live.Count);
+        }
+        throw new WorkersLostException($"step {step}: workers {string.Join(", ", failed)} failed");
+    }
+
+    /// <summary>Batch parts i, i + n, i + 2n, … of <paramref name="parts"/> for the i-th of <paramref name="n"/> live workers.</summary>
+    private static int[] PartsOf(int i, int n, int parts) => [.. Enumerable.Range(0, parts).Where(p => p % n == i)];
+
+    private async Task<double> EvaluateAsync(List<IWorkerGrain> workers, int batches)
+    {
+        foreach (var rank in live.ToArray())
+        {
+            try
+            {
+                return await workers[rank].Evaluate(batches);
+            }
+            catch (Exception e)
+            {
+                live.Remove(rank);
+                logger.LogWarning(e, "run {Run}: worker {Rank} failed to evaluate; dropped", RunId, rank);
+            }
+        }
+        throw new WorkersLostException("no worker could evaluate the validation loss");
+    }
+
+    /// <summary>Asks every worker not in the live set to prepare; those that can (a silo with a free device) join.</summary>
+    private async Task RejoinAsync(List<IWorkerGrain> workers)
+    {
+        var missing = Enumerable.Range(0, workers.Count).Where(r => !live.Contains(r)).ToArray();
+        var prepares = missing.Select(r => workers[r].Prepare(spec!)).ToArray();
+        try
+        {
+            await Task.WhenAll(prepares);
+        }
+        catch
+        {
+            // Each failure is looked at below.
+        }
+        for (var i = 0; i < missing.Length; i++)
+        {
+            if (prepares[i].IsCompletedSuccessfully)
+                live.Add(missing[i]);
+            else
+                logger.LogDebug(prepares[i].Exception?.GetBaseException(), "run {Run}: worker {Rank} could not join", RunId, missing[i]);
+        }
+    }
+
+    /// <summary>
+    /// Puts every shard at the newest valid checkpoint in the run's directory (logging and skipping partial or damaged
+    /// ones), or, without one or when <paramref name="fromCheckpoint"/> is false, at the initial parameters.
+    /// </summary>
+    private async Task RestoreAsync(List<IParameterServerGrain> shards, bool fromCheckpoint)
+    {
+        var runSpec = spec!;
+        attempt++;
+        var manifest = fromCheckpoint
+            ? RunManifest.NewestValid(runSpec.CheckpointDirectory!, RunId,
+                (directory, e) => logger.LogWarning("run {Run}: skipping checkpoint {Directory}: {Reason}", RunId, directory, e.Message))
+            : null;
+        if (manifest is not null && !SameRun(manifest.Spec, runSpec))
+            throw new ArgumentException(
+                $"spec.checkpoint_directory: {runSpec.CheckpointDirectory} holds checkpoints of another configuration of run {RunId}; choose another directory");
+        if (manifest is null)
+        {
+            await Task.WhenAll(shards.Select(s => s.Prepare(runSpec)));
+            await Task.WhenAll(shards.Select(s => s.Abandon(0, attempt)));
+            losses.Clear();
+            (validationLoss, checkpointStep) = (double.NaN, -1);
+            return;
+        }
+        await Task.WhenAll(shards.Select((s, k) => s.Restore(runSpec, manifest.Files[k], manifest.Step, attempt)));
+        losses.Clear();
+        losses.AddRange(manifest.Losses);
+        (validationLoss, checkpointStep) = (manifest.ValidationLoss, manifest.Step);
+        logger.LogInformation("run {Run} restored from the checkpoint of step {Step}", RunId, manifest.Step);
+    }
+
+    private static bool SameRun(RunSpec a, RunSpec b) =>
+        a.ConfigJson == b.ConfigJson && a.Workers == b.Workers && a.ParameterServers == b.ParameterServers;
+
+    /// <summary>Every shard writes its file into a new step directory; then the manifest, last; then old checkpoints go.</summary>
+    private async Task CheckpointAsync(List<IParameterServerGrain> shards)
+    {
+        var runSpec = spec!;
+        var step = losses.Count;
+        if (step == checkpointStep || step == 0) return;
+        var directory = RunManifest.Directory(runSpec.CheckpointDirectory!, step);
+        Directory.CreateDirectory(directory);
+        var files = await Task.WhenAll(shards.Select(s => s.Checkpoint(step, directory)));
+        var config = RunSpecs.Config(runSpec);
+        new RunManifest(RunManifest.CurrentFormat, RunId, step, runSpec, DataCursor: step,
+            new RunSeeds(config.TrainingOrDefault.Seed, config.Data.Seed), validationLoss, [.. losses], files, DateTimeOffset.UtcNow).Write(directory);
+        checkpointStep = step;
+        RunManifest.Prune(runSpec.CheckpointDirectory!, KeptCheckpoints);
+        await PersistAsync();
+    }
+
+    private async Task PersistAsync()
+    {
+        try
+        {
+            await storage.Store.SaveAsync(new RunRecord(RunId, spec!, state, losses.Count, checkpointStep, error), CancellationToken.None);
+        }
+        catch (Exception e)
+        {
+            // The run goes on: its checkpoints hold what a restart needs, and the next save may succeed.
+            logger.LogWarning(e, "run {Run}: could not save the run's state", RunId);
+        }
+    }
+
+    /// <summary>Tokens per second and the time left, over the time the run has been running since it (re)started.</summary>
+    private sealed class Pace
+    {
+        private readonly Stopwatch running = Stopwatch.StartNew();
+        private long tokens;
+        private long steps;
+
+        public double TokensPerSecond => tokens / Math.Max(running.Elapsed.TotalSeconds, 1e-9);
+
+        public void Stepped(long stepTokens)
+        {
+            tokens += stepTokens;
+            steps++;
+        }
+
+        public TimeSpan Remaining(long steps) => TimeSpan.FromSeconds(steps * running.Elapsed.TotalSeconds / Math.Max(this.steps, 1));
+
+        public void Hold() => running.Stop();
+
+        public void Go() => running.Start();
+    }
+
+    private sealed class WorkersLostException(string message) : Exception(message);
+
+    private sealed class RunRecoveryException(string message, Exception inner) : Exception(message, inner);
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using OrleansLm.Model.Models;
 using OrleansLm.Model.Training;
 using OrleansLm.Model.Training.Parallel;
@@ -7,8 +8,9 @@ using OrleansLm.Runtime.Placement;
 namespace OrleansLm.Silo.Grains;
 
 /// <summary>
-/// A model replica holding one of its silo's devices: each step it pulls every parameter shard, computes the gradient
-/// of its part of the batch (<see cref="DataParallelReplica"/>) and pushes each slice to the shard that owns it.
+/// A model replica holding one of its silo's devices: each step it pulls every parameter shard, draws its batch parts
+/// from their data shards, computes their gradient (<see cref="DataParallelReplica"/>) and pushes each slice to the
+/// shard that owns it.
 /// </summary>
 [SiloRoleConstraint(SiloGrains.WorkerRole, RequiresDevice = true)]
 public sealed class WorkerGrain(RunData data) : Grain, IWorkerGrain
@@ -17,8 +19,9 @@ public sealed class WorkerGrain(RunData data) : Grain, IWorkerGrain
     private DataParallelReplica? replica;
     private IBatchSource? validation;
     private IReadOnlyList<IParameterServerGrain> shards = [];
+    private IReadOnlyList<IDataShardGrain> dataShards = [];
 
-    public Task Prepare(RunSpec spec)
+    public async Task Prepare(RunSpec spec)
     {
         var config = RunSpecs.Config(spec);
         var (runId, _) = GetCompoundKey();
@@ -27,19 +30,29 @@ public sealed class WorkerGrain(RunData data) : Grain, IWorkerGrain
         lock (RunData.ModelBuilding)
             model = TrainingRun.BuildModel(config, corpus.VocabularySize);
         var layout = ParameterLayout.Of(model);
-        var (train, validationBatches) = TrainingRun.BatchSources(config, corpus);
-        validation = validationBatches;
-        replica = new DataParallelReplica(model, train, layout, layout.Split(spec.ParameterServers));
+        validation = TrainingRun.BatchSources(config, corpus).Validation;
+        replica = new DataParallelReplica(model, layout, layout.Split(spec.ParameterServers));
         shards = [.. Enumerable.Range(0, spec.ParameterServers).Select(k => GrainFactory.GetGrain<IParameterServerGrain>(runId, k))];
-        return Task.CompletedTask;
+        dataShards = [.. Enumerable.Range(0, spec.Workers).Select(p => GrainFactory.GetGrain<IDataShardGrain>(runId, p))];
+        await Task.WhenAll(dataShards.Select(shard => shard.Prepare(spec)));
     }
 
-    public async Task<WorkerStepResult> Step(long step, int rank, int workers)
+    public async Task<WorkerStepResult> Step(long step, long attempt, int[] parts)
     {
+        if (parts.Length == 0 || parts.Any(p => p < 0 || p >= dataShards.Count))
+            throw new ArgumentOutOfRangeException(nameof(parts), $"parts must name some of the run's {dataShards.Count} batch parts, got [{string.Join(", ", parts)}]");
+        var clock = Stopwatch.StartNew();
         var prepared = await PullAsync();
-        var gradients = prepared.ComputeGradients(step, rank, workers);
-        await Task.WhenAll(shards.Select((shard, k) => shard.Push(step, gradients.Slices[k], gradients.Tokens)));
-        return new WorkerStepResult(gradients.Loss, gradients.Tokens);
+        var pulled = clock.Elapsed;
+        var batches = await Task.WhenAll(parts.Select(p => dataShards[p].Batch(step)));
+        var drawn = clock.Elapsed;
+        var gradients = ReplicaGradients.Combine([.. parts.Select((part, i) => prepared.ComputeGradients(step, part, batches[i]))]);
+        var computed = clock.Elapsed;
+        await Task.WhenAll(shards.Select((shard, k) => shard.Push(step, attempt, gradients.Slices[k], gradients.Tokens)));
+        var timings = new StepTimings(
+            Pull: pulled.TotalSeconds, Data: (drawn - pulled).TotalSeconds, Forward: gradients.Forward.TotalSeconds,
+            Backward: gradients.Backward.TotalSeconds, Push: (clock.Elapsed - computed).TotalSeconds, Aggregate: 0);
+        return new WorkerStepResult(gradients.Loss, gradients.Tokens, timings);
     }
 
     public async Task<double> Evaluate(int batches)

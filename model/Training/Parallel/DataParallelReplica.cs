@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using OrleansLm.Model.Models;
 using OrleansLm.Model.Nn;
 using OrleansLm.Model.Torch;
@@ -6,9 +7,10 @@ namespace OrleansLm.Model.Training.Parallel;
 
 /// <summary>
 /// A worker's model replica in synchronous data-parallel training: it takes the parameter shards' values, computes the
-/// gradient of the mean loss of its part of a step's batch, and returns it cut into the shards' slices. With N replicas
-/// taking parts 0..N−1 and the shards averaging the gradients by target count, a step equals one step of the
-/// single-process <see cref="Trainer"/> on the whole batch (with dropout off: each replica draws its own masks).
+/// gradient of the mean loss of a part of a step's batch, and returns it cut into the shards' slices. With the batch's N
+/// parts computed by any replicas (one part each, or several when workers are missing) and the shards averaging the
+/// gradients by target count, a step equals one step of the single-process <see cref="Trainer"/> on the whole batch
+/// (with dropout off: each replica draws its own masks).
 /// </summary>
 /// <remarks>
 /// <para>Every call runs synchronously on the calling thread: libtorch's grad mode is per thread, and the forward and
@@ -21,21 +23,18 @@ public sealed class DataParallelReplica : IDisposable
 {
     private readonly ILanguageModel model;
     private readonly Module module;
-    private readonly IBatchSource train;
     private readonly IReadOnlyList<Tensor> parameters;
     private readonly IReadOnlyList<ShardRange> shards;
     private readonly IReadOnlyList<ParameterSegment>[] segments;
 
-    // Truncated BPTT: the detached state step s left goes to slot s % 2, so the state step s − 1 left is still there
-    // when step s is computed again (a redone step starts where its first attempt did).
-    private readonly CarriedStates states = new(2);
-    private readonly (long Step, int Rank, int Workers)?[] stateOrigins = new (long, int, int)?[2];
+    // Truncated BPTT, per batch part: the detached state part p of step s left goes to slot s % 2, so the state step
+    // s − 1 left is still there when step s is computed again (a redone step starts where its first attempt did).
+    private readonly Dictionary<int, (CarriedStates States, long?[] Steps)> carried = [];
 
-    public DataParallelReplica(ILanguageModel model, IBatchSource train, ParameterLayout layout, IReadOnlyList<ShardRange> shards)
+    public DataParallelReplica(ILanguageModel model, ParameterLayout layout, IReadOnlyList<ShardRange> shards)
     {
         this.model = model;
         module = model as Module ?? throw new ArgumentException($"{model.GetType().Name} is not a Module", nameof(model));
-        this.train = train;
         parameters = layout.TensorsOf(model);
         layout.RequireCover(shards, nameof(shards));
         this.shards = [.. shards];
@@ -56,30 +55,34 @@ public sealed class DataParallelReplica : IDisposable
     }
 
     /// <summary>
-    /// Forward and backward of the mean loss of part <paramref name="rank"/> of <paramref name="workers"/> of training
-    /// batch <paramref name="step"/>, in training mode. A recurrent model on a source whose batches continue each other
-    /// starts from the detached state this replica's part of step − 1 left, when this replica computed that part (same
-    /// rank and worker count); otherwise (first step, new pass, rank or worker count changed) from zeros. A parameter
-    /// the loss does not reach gets a zero gradient.
+    /// Forward and backward of the mean loss of <paramref name="batch"/>, part <paramref name="part"/> of training batch
+    /// <paramref name="step"/>, in training mode. A recurrent model on batches that continue each other starts from the
+    /// detached state part <paramref name="part"/> of step − 1 left, when this replica computed it; otherwise (first
+    /// step, new pass, the part was another replica's) from zeros. A parameter the loss does not reach gets a zero gradient.
     /// </summary>
-    public ReplicaGradients ComputeGradients(long step, int rank, int workers)
+    public ReplicaGradients ComputeGradients(long step, int part, BatchTokens batch)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(step);
-        ArgumentOutOfRangeException.ThrowIfLessThan(workers, 1);
-        ArgumentOutOfRangeException.ThrowIfNegative(rank);
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(rank, workers);
+        ArgumentOutOfRangeException.ThrowIfNegative(part);
+        ArgumentNullException.ThrowIfNull(batch);
         module.Train();
         module.ZeroGrad();
         using var grad = LibTorch.EnableGrad();
         using var scope = DisposeScope.Enter();
+        if (!carried.TryGetValue(part, out var partStates))
+            carried[part] = partStates = (new CarriedStates(2), new long?[2]);
         var previous = (int)((step + 1) % 2);
-        var start = train.ContinuesPreviousBatch(step) && stateOrigins[previous] == (step - 1, rank, workers) ? states[previous] : null;
-        var (loss, tokens, final) = BatchLoss.Compute(model, train, step, rank, workers, start);
+        var start = batch.ContinuesPrevious && partStates.Steps[previous] == step - 1 ? partStates.States[previous] : null;
+        var (inputs, targets) = batch.ToTensors();
+        var clock = Stopwatch.StartNew();
+        var (loss, tokens, final) = BatchLoss.Compute(model, inputs, targets, start);
+        var forward = clock.Elapsed;
         loss.Backward();
+        var backward = clock.Elapsed - forward;
         if (final is not null)
         {
-            states.Carry((int)(step % 2), final);
-            stateOrigins[step % 2] = (step, rank, workers);
+            partStates.States.Carry((int)(step % 2), final);
+            partStates.Steps[step % 2] = step;
         }
 
         var slices = new float[shards.Count][];
@@ -94,13 +97,17 @@ public sealed class DataParallelReplica : IDisposable
             }
         }
         module.ZeroGrad();
-        return new ReplicaGradients(loss.ToDouble(), tokens, slices);
+        return new ReplicaGradients(loss.ToDouble(), tokens, slices) { Forward = forward, Backward = backward };
     }
 
     /// <summary>Mean loss over batches 0..<paramref name="batches"/>−1 of <paramref name="source"/>, in eval mode, as <see cref="Trainer.Evaluate"/>.</summary>
     public double Evaluate(IBatchSource source, int batches) => BatchLoss.Evaluate(model, module, source, batches);
 
-    public void Dispose() => states.Dispose();
+    public void Dispose()
+    {
+        foreach (var (states, _) in carried.Values) states.Dispose();
+        carried.Clear();
+    }
 
     private ShardRange Shard(int shard) =>
         shard >= 0 && shard < shards.Count ? shards[shard] : throw new ArgumentOutOfRangeException(nameof(shard), shard, $"there are {shards.Count} shards");

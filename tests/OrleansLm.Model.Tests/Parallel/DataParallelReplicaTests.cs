@@ -1,4 +1,5 @@
 using OrleansLm.Model.Torch;
+using OrleansLm.Model.Training;
 using OrleansLm.Model.Training.Parallel;
 
 namespace OrleansLm.Model.Tests.Parallel;
@@ -12,7 +13,7 @@ public sealed class DataParallelReplicaTests
         using var model = TinyModels.Transformer(seed: 1);
         var layout = ParameterLayout.Of(model);
         var shards = layout.Split(3);
-        using var replica = new DataParallelReplica(model, TinyModels.Windows(TinyModels.Corpus.Train), layout, shards);
+        using var replica = new DataParallelReplica(model, layout, shards);
         var values = TinyModels.RandomValues(layout.Count, seed: 1);
 
         foreach (var shard in shards) replica.LoadShard(shard.Index, values.AsSpan((int)shard.Start, (int)shard.Length));
@@ -26,7 +27,7 @@ public sealed class DataParallelReplicaTests
         using var model = TinyModels.Transformer(seed: 2);
         var layout = ParameterLayout.Of(model);
         var shards = layout.Split(3);
-        using var replica = new DataParallelReplica(model, TinyModels.Windows(TinyModels.Corpus.Train), layout, shards);
+        using var replica = new DataParallelReplica(model, layout, shards);
         var before = layout.Flatten(model);
         var middle = TinyModels.RandomValues(shards[1].Length, seed: 2);
 
@@ -48,10 +49,10 @@ public sealed class DataParallelReplicaTests
         reference.LoadStateDict(model.StateDict());
         var layout = ParameterLayout.Of(model);
         var batches = TinyModels.Windows(TinyModels.Corpus.Train);
-        using var replica = new DataParallelReplica(model, batches, layout, layout.Split(2));
+        using var replica = new DataParallelReplica(model, layout, layout.Split(2));
 
         ReplicaGradients gradients;
-        using (LibTorch.NoGrad()) gradients = replica.ComputeGradients(step: 5, rank: 0, workers: 1);  // records even when the thread did not
+        using (LibTorch.NoGrad()) gradients = replica.ComputeGradients(step: 5, part: 0, BatchTokens.Of(batches, 5, 0, 1));  // records even when the thread did not
         LibTorch.IsGradEnabled.Should().BeTrue();
 
         using var scope = DisposeScope.Enter();
@@ -65,27 +66,70 @@ public sealed class DataParallelReplicaTests
     }
 
     [Fact]
-    public void ARecurrentReplicaCarriesItsStateAndStartsAgainWhenItsPartChanges()
+    public void ARecurrentReplicaCarriesEachPartsStateAndStartsAPartItDidNotComputeFromZeros()
     {
         using var model = TinyModels.Lstm(seed: 5);
         var layout = ParameterLayout.Of(model);
         var shards = layout.Split(2);
         var streams = TinyModels.Streams(TinyModels.Corpus.Train);
-        using var replica = new DataParallelReplica(model, streams, layout, shards);
+        using var replica = new DataParallelReplica(model, layout, shards);
+        ReplicaGradients Part(DataParallelReplica on, long step, int part) => on.ComputeGradients(step, part, BatchTokens.Of(streams, step, part, 2));
 
-        replica.ComputeGradients(0, rank: 1, workers: 2);
-        var continued = replica.ComputeGradients(1, rank: 1, workers: 2);
-        var redone = replica.ComputeGradients(1, rank: 1, workers: 2);
-        var regrouped = replica.ComputeGradients(2, rank: 0, workers: 1);
+        Part(replica, 0, part: 1);
+        var continued = Part(replica, 1, part: 1);
+        var redone = Part(replica, 1, part: 1);
+        var movedHere = Part(replica, 2, part: 0);
 
         // Fresh replicas of the same parameters start from zeros.
         using var freshModel = TinyModels.Lstm(seed: 6);
         freshModel.LoadStateDict(model.StateDict());
-        using var fresh = new DataParallelReplica(freshModel, streams, layout, shards);
+        using var fresh = new DataParallelReplica(freshModel, layout, shards);
         redone.Loss.Should().Be(continued.Loss, "a redone step starts where its first attempt started");
         redone.Slices.Should().BeEquivalentTo(continued.Slices, o => o.WithStrictOrdering());
-        fresh.ComputeGradients(1, rank: 1, workers: 2).Loss.Should().NotBe(continued.Loss, "step 1 continues step 0's state");
-        fresh.ComputeGradients(2, rank: 0, workers: 1).Loss.Should().Be(regrouped.Loss, "another part of the batch starts from zeros");
+        Part(fresh, 1, part: 1).Loss.Should().NotBe(continued.Loss, "step 1 continues step 0's state");
+        Part(fresh, 2, part: 0).Loss.Should().Be(movedHere.Loss, "a part the replica did not compute at step 1 starts from zeros");
+    }
+
+    [Fact]
+    public void AReplicaComputingTwoPartsCarriesBothAsTwoReplicasWould()
+    {
+        using var both = TinyModels.Lstm(seed: 9);
+        using var first = TinyModels.Lstm(seed: 10);
+        using var second = TinyModels.Lstm(seed: 11);
+        first.LoadStateDict(both.StateDict());
+        second.LoadStateDict(both.StateDict());
+        var layout = ParameterLayout.Of(both);
+        var streams = TinyModels.Streams(TinyModels.Corpus.Train);
+        using var twoParts = new DataParallelReplica(both, layout, layout.Split(1));
+        using var onePart = new DataParallelReplica(first, layout, layout.Split(1));
+        using var otherPart = new DataParallelReplica(second, layout, layout.Split(1));
+        ReplicaGradients Part(DataParallelReplica on, long step, int part) => on.ComputeGradients(step, part, BatchTokens.Of(streams, step, part, 2));
+
+        for (var step = 0; step < 3; step++)
+        {
+            var together = ReplicaGradients.Combine([Part(twoParts, step, 0), Part(twoParts, step, 1)]);
+            var apart = ReplicaGradients.Combine([Part(onePart, step, 0), Part(otherPart, step, 1)]);
+            together.Loss.Should().Be(apart.Loss, $"step {step}");
+            together.Slices[0].Should().Equal(apart.Slices[0], $"step {step}");
+        }
+    }
+
+    [Fact]
+    public void CombinedPartsAreTheirTargetWeightedMean()
+    {
+        var a = new ReplicaGradients(Loss: 1.0, Tokens: 1, Slices: [[1f, 2f], [4f]]);
+        var b = new ReplicaGradients(Loss: 4.0, Tokens: 3, Slices: [[5f, -2f], [0f]]);
+
+        var combined = ReplicaGradients.Combine([a, b]);
+
+        combined.Tokens.Should().Be(4);
+        combined.Loss.Should().BeApproximately((1.0 * 1 + 4.0 * 3) / 4, 1e-12);
+        combined.Slices[0].Should().Equal((1f + 15f) / 4, (2f - 6f) / 4);
+        combined.Slices[1].Should().Equal(1f);
+        var mismatched = () => ReplicaGradients.Combine([a, b with { Slices = [[1f], [2f]] }]);
+        mismatched.Should().Throw<ArgumentException>().WithMessage("*different shard slices*");
+        var none = () => ReplicaGradients.Combine([]);
+        none.Should().Throw<ArgumentException>();
     }
 
     [Fact]
@@ -94,7 +138,7 @@ public sealed class DataParallelReplicaTests
         using var model = TinyModels.Transformer(seed: 7);
         var layout = ParameterLayout.Of(model);
         var validation = TinyModels.Windows(TinyModels.Corpus.Validation);
-        using var replica = new DataParallelReplica(model, TinyModels.Windows(TinyModels.Corpus.Train), layout, layout.Split(1));
+        using var replica = new DataParallelReplica(model, layout, layout.Split(1));
 
         var loss = replica.Evaluate(validation, batches: 3);
 
@@ -115,15 +159,14 @@ public sealed class DataParallelReplicaTests
         using var small = TinyModels.Transformer(seed: 8, dimension: 8);
         using var large = TinyModels.Transformer(seed: 8, dimension: 16);
         var layout = ParameterLayout.Of(small);
-        var batches = TinyModels.Windows(TinyModels.Corpus.Train);
 
-        var otherModel = () => new DataParallelReplica(large, batches, layout, layout.Split(2));
+        var otherModel = () => new DataParallelReplica(large, layout, layout.Split(2));
         otherModel.Should().Throw<ArgumentException>().WithMessage($"the model's parameter 0 is '{layout.Parameters[0].Name}' [*, 16], the layout's is*");
 
         var split = layout.Split(3);
-        var gap = () => new DataParallelReplica(small, batches, layout, [split[0], split[2] with { Index = 1 }]);
+        var gap = () => new DataParallelReplica(small, layout, [split[0], split[2] with { Index = 1 }]);
         gap.Should().Throw<ArgumentException>().WithMessage($"shards[1].Start is {split[2].Start}, expected {split[1].Start}*");
-        var missingShard = () => new DataParallelReplica(small, batches, layout, split.Take(2).ToList());
+        var missingShard = () => new DataParallelReplica(small, layout, split.Take(2).ToList());
         missingShard.Should().Throw<ArgumentException>().WithMessage($"shards cover [0, {split[1].End}) but the model has {layout.Count} parameters*");
     }
 }

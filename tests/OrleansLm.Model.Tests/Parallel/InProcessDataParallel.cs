@@ -20,6 +20,7 @@ internal sealed class InProcessDataParallel : IDisposable
     private readonly List<ILanguageModel> models = [];
     private readonly List<DataParallelReplica> replicas = [];
     private readonly List<ParameterShard> shards;
+    private readonly IBatchSource train;
 
     /// <param name="resumeFrom">A directory <see cref="Save"/> wrote: the shards (and the step) come from its files.</param>
     public InProcessDataParallel(RunConfig config, Corpus corpus, int workers, int shards, string? resumeFrom = null)
@@ -37,10 +38,11 @@ internal sealed class InProcessDataParallel : IDisposable
             ? [.. Ranges.Select(r => new ParameterShard(Layout, r, initial.AsSpan((int)r.Start, (int)r.Length), config.OptimizerOrDefault))]
             : [.. Ranges.Select(r => ParameterShard.Load(ShardFile(resumeFrom, r.Index), Layout, r, config.OptimizerOrDefault))];
         if (resumeFrom is not null) Step = long.Parse(this.shards[0].Metadata[StepKey]);
+        train = TrainingRun.BatchSources(config, corpus).Train;
         for (var rank = 0; rank < workers; rank++)
         {
             models.Add(TrainingRun.BuildModel(config, corpus.VocabularySize));
-            replicas.Add(new DataParallelReplica(models[rank], TrainingRun.BatchSources(config, corpus).Train, Layout, Ranges));
+            replicas.Add(new DataParallelReplica(models[rank], Layout, Ranges));
         }
     }
 
@@ -60,7 +62,7 @@ internal sealed class InProcessDataParallel : IDisposable
         for (var rank = 0; rank < replicas.Count; rank++)
         {
             for (var k = 0; k < shards.Count; k++) replicas[rank].LoadShard(k, shards[k].Values());
-            gradients.Add(replicas[rank].ComputeGradients(Step, rank, replicas.Count));
+            gradients.Add(replicas[rank].ComputeGradients(Step, rank, BatchTokens.Of(train, Step, rank, replicas.Count)));
         }
         for (var k = 0; k < shards.Count; k++)
             foreach (var gradient in gradients) shards[k].Accumulate(gradient.Slices[k], gradient.Tokens);
