@@ -45,6 +45,9 @@ public sealed class NGramCounts
     /// <summary>Distinct grams stored over every order: what a count-based model has in place of parameters.</summary>
     public long DistinctGrams => _tables.Sum(table => (long)table.Count);
 
+    /// <summary>Tokens counted: each ends one unigram.</summary>
+    public long Tokens => _tables[0].Values.Sum();
+
     /// <summary>Counts every gram of <paramref name="tokens"/>, a sequence of its own (nothing before it).</summary>
     public void Add(ReadOnlySpan<int> tokens) => Add(tokens, 0, nameof(tokens));
 

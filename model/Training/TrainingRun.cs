@@ -18,6 +18,8 @@ public static class TrainingRun
     public const string RunConfigKey = "olm.run_config";
     public const string TokenizerKey = "olm.tokenizer";
 
+    private const int NGramCountingPiece = 1 << 20;
+
     /// <summary>
     /// Reads and tokenizes the corpus, builds the model, trains it (counts, for an n-gram model), evaluates
     /// on the validation split and writes the checkpoint. With <paramref name="resume"/>, a neural run
@@ -32,7 +34,7 @@ public static class TrainingRun
 
         return config.ModelOrDefault switch
         {
-            NGramSection ngram => CountNGrams(ngram, corpus, tokenizer, training.Checkpoint, clock),
+            NGramSection ngram => SaveNGramModel(ngram, CountNGrams(ngram, corpus, corpus.Train, cancellation), corpus, tokenizer, training.Checkpoint, clock),
             NeuralModelSection neural => TrainNeural(config, neural, corpus, tokenizer, progress, resume, clock, cancellation),
             var other => throw new ConfigException($"model.family: {other.GetType().Name} cannot be trained"),
         };
@@ -113,6 +115,58 @@ public static class TrainingRun
         }
     }
 
+    /// <summary>
+    /// The n-grams of <paramref name="section"/>'s order that end inside <paramref name="slice"/> of <paramref name="corpus"/>,
+    /// with the corpus before the slice as their history: the counts of a split's contiguous shards merge into the split's counts.
+    /// </summary>
+    public static NGramCounts CountNGrams(NGramSection section, Corpus corpus, TokenSlice slice, CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(section);
+        ArgumentNullException.ThrowIfNull(corpus);
+        ArgumentNullException.ThrowIfNull(slice);
+        var counts = new NGramCounts(section.Order, corpus.VocabularySize);
+        // Counted in pieces, so that a cancelled run stops within one piece rather than after the whole slice.
+        var pieces = Math.Max(1, slice.Length / NGramCountingPiece);
+        for (var piece = 0; piece < pieces; piece++)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            counts.Add(slice.Shard(pieces, piece));
+        }
+        return counts;
+    }
+
+    /// <summary>
+    /// Builds the n-gram model from <paramref name="counts"/> of <paramref name="corpus"/>'s training split with the section's
+    /// smoothing, evaluates it on the validation split and, with a <paramref name="checkpoint"/>, writes it there with its
+    /// <see cref="TokenizerSidecar"/>: what <see cref="LoadForInference"/> loads. <paramref name="clock"/> runs since the run began.
+    /// </summary>
+    /// <exception cref="ArgumentException">The counts are not of the section's order, the corpus's vocabulary, or every training token.</exception>
+    public static RunSummary SaveNGramModel(NGramSection section, NGramCounts counts, Corpus corpus, ITokenizer tokenizer, string? checkpoint, Stopwatch clock)
+    {
+        ArgumentNullException.ThrowIfNull(section);
+        ArgumentNullException.ThrowIfNull(counts);
+        ArgumentNullException.ThrowIfNull(corpus);
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        ArgumentNullException.ThrowIfNull(clock);
+        if (counts.Order != section.Order || counts.VocabularySize != corpus.VocabularySize)
+            throw new ArgumentException(
+                $"counts of order {counts.Order} over {counts.VocabularySize} tokens do not fit model.order {section.Order} over the corpus's {corpus.VocabularySize}", nameof(counts));
+        // Every training token ends exactly one unigram: merged shards that missed or repeated a part show here.
+        var counted = counts.Tokens;
+        if (counted != corpus.Train.Length)
+            throw new ArgumentException($"the counts hold {counted} tokens but the training split has {corpus.Train.Length}", nameof(counts));
+
+        var model = section.Build(counts);
+        var validationLoss = model.CrossEntropy(corpus.Validation.Tokens);
+        if (checkpoint is not null)
+        {
+            // Tokenizer first: a new model file never appears without its tokenizer beside it.
+            tokenizer.Save(TokenizerSidecar(checkpoint));
+            model.Save(checkpoint);
+        }
+        return new RunSummary("NGram", corpus.VocabularySize, model.DistinctGrams, corpus.Train.Length, validationLoss, clock.Elapsed, checkpoint);
+    }
+
     /// <summary>Where <c>olm train</c> writes an n-gram model's tokenizer: beside the model, whose file format has no room for it.</summary>
     public static string TokenizerSidecar(string checkpoint) => checkpoint + ".tokenizer.json";
 
@@ -156,21 +210,6 @@ public static class TrainingRun
         if (training.Checkpoint is { } path) trainer.SaveCheckpoint(path, metadata);
         return new RunSummary(section.GetType().Name.Replace("Section", ""), corpus.VocabularySize, model.ParameterCount,
             corpus.Train.Length, validationLoss, clock.Elapsed, training.Checkpoint);
-    }
-
-    private static RunSummary CountNGrams(NGramSection section, Corpus corpus, ITokenizer tokenizer, string? checkpoint, Stopwatch clock)
-    {
-        var counts = new NGramCounts(section.Order, corpus.VocabularySize);
-        counts.Add(corpus.Train);
-        var model = section.Build(counts);
-        var validationLoss = model.CrossEntropy(corpus.Validation.Tokens);
-        if (checkpoint is not null)
-        {
-            // Tokenizer first: a new model file never appears without its tokenizer beside it.
-            tokenizer.Save(TokenizerSidecar(checkpoint));
-            model.Save(checkpoint);
-        }
-        return new RunSummary("NGram", corpus.VocabularySize, model.DistinctGrams, corpus.Train.Length, validationLoss, clock.Elapsed, checkpoint);
     }
 
     /// <summary>Random windows of the split, or its contiguous streams for truncated BPTT.</summary>

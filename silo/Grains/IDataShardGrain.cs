@@ -1,3 +1,4 @@
+using OrleansLm.Model.Models;
 using OrleansLm.Model.Training;
 using OrleansLm.Runtime.Grains;
 
@@ -14,4 +15,12 @@ public interface IDataShardGrain : IGrainWithCompoundKey
 
     /// <summary>Part p (the grain's key) of training batch <paramref name="step"/>, of the run's spec.workers parts.</summary>
     Task<BatchTokens> Batch(long step);
+
+    /// <summary>
+    /// The n-gram counts (model.order) of part p (the grain's key) of the training split cut into spec.workers contiguous parts:
+    /// the grams that end inside the part, with the corpus before it as their history, so the parts' counts merge into the
+    /// split's counts exactly. Returned as an n-gram counts file (<see cref="NGramCounts.Save(Stream)"/>). An n-gram run has
+    /// no workers, so this needs no <see cref="Prepare"/>.
+    /// </summary>
+    Task<byte[]> CountNGrams(RunSpec spec, CancellationToken cancellation);
 }

@@ -17,4 +17,21 @@ public static class RunSpecs
             throw new ArgumentException(e.Message, nameof(spec), e);
         }
     }
+
+    /// <summary>The configuration of an n-gram run, with its model section.</summary>
+    public static (RunConfig Config, NGramSection Section) NGramConfig(RunSpec spec)
+    {
+        var config = Config(spec);
+        return config.ModelOrDefault is NGramSection section
+            ? (config, section)
+            : throw new ArgumentException($"spec.config: model.family is {config.ModelOrDefault.GetType().Name.Replace("Section", "")}, not ngram: the run has no n-grams to count", nameof(spec));
+    }
+
+    /// <summary>The spec's data-parallel parts N, which must be at least one.</summary>
+    public static void CheckWorkers(RunSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        if (spec.Workers < 1)
+            throw new ArgumentException($"spec.workers must be at least 1, not {spec.Workers}", nameof(spec));
+    }
 }

@@ -21,7 +21,7 @@ namespace OrleansLm.Silo.Grains;
 /// Reentrant, so control and status calls are answered while the loop it started awaits its workers.
 /// </summary>
 [Reentrant]
-public sealed class TrainingRunGrain(RunStorage storage, ILogger<TrainingRunGrain> logger) : Grain, ITrainingRunGrain
+public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<TrainingRunGrain> logger) : Grain, ITrainingRunGrain
 {
     private const int KeptCheckpoints = 3;
     private static readonly TimeSpan KeepAlive = TimeSpan.FromMinutes(30);
@@ -129,10 +129,8 @@ public sealed class TrainingRunGrain(RunStorage storage, ILogger<TrainingRunGrai
     private static void Validate(RunSpec runSpec)
     {
         var config = RunSpecs.Config(runSpec);
-        if (config.ModelOrDefault is not NeuralModelSection)
-            throw new ArgumentException("spec.config: model.family ngram is counted by `olm train`; the cluster trains neural families", nameof(runSpec));
-        if (runSpec.Workers < 1)
-            throw new ArgumentException($"spec.workers must be at least 1, not {runSpec.Workers}", nameof(runSpec));
+        RunSpecs.CheckWorkers(runSpec);
+        if (config.ModelOrDefault is NGramSection) return;
         if (runSpec.ParameterServers < 1)
             throw new ArgumentException($"spec.parameter_servers must be at least 1, not {runSpec.ParameterServers}", nameof(runSpec));
         if (config.Data.BatchSize % runSpec.Workers != 0)
@@ -158,6 +156,11 @@ public sealed class TrainingRunGrain(RunStorage storage, ILogger<TrainingRunGrai
     {
         var runSpec = spec!;
         var config = RunSpecs.Config(runSpec);
+        if (config.ModelOrDefault is NGramSection)
+        {
+            await CountAsync(runSpec, end);
+            return;
+        }
         var training = config.TrainingOrDefault;
         var shards = Enumerable.Range(0, runSpec.ParameterServers).Select(k => GrainFactory.GetGrain<IParameterServerGrain>(RunId, k)).ToList();
         var workers = Enumerable.Range(0, runSpec.Workers).Select(r => GrainFactory.GetGrain<IWorkerGrain>(RunId, r)).ToList();
@@ -223,6 +226,33 @@ public sealed class TrainingRunGrain(RunStorage storage, ILogger<TrainingRunGrai
             end.TrySetResult();
         }
     }
+
+    /// <summary>An n-gram run: the data shards count their parts; the merged model goes to model.ngram in the checkpoint directory.</summary>
+    private async Task CountAsync(RunSpec runSpec, TaskCompletionSource end)
+    {
+        try
+        {
+            await PersistAsync();
+            Directory.CreateDirectory(runSpec.CheckpointDirectory!);
+            var summary = await NGramCounting.CountAsync(GrainFactory, data, RunId, runSpec, NGramModelPath(runSpec), CancellationToken.None);
+            (validationLoss, state) = (summary.ValidationLoss, RunState.Completed);
+            logger.LogInformation("run {Run} counted the n-grams of {Tokens} tokens on {Parts} data shards: validation loss {Validation:F4}",
+                RunId, summary.TrainTokens, runSpec.Workers, validationLoss);
+        }
+        catch (Exception e)
+        {
+            (error, state) = (e.Message, RunState.Failed);
+            logger.LogError(e, "run {Run} failed counting n-grams", RunId);
+        }
+        finally
+        {
+            await PersistAsync();
+            end.TrySetResult();
+        }
+    }
+
+    /// <summary>Where an n-gram run's model goes (its tokenizer beside it).</summary>
+    public static string NGramModelPath(RunSpec runSpec) => Path.Combine(runSpec.CheckpointDirectory!, "model.ngram");
 
     /// <summary>Honours a pause or stop request between steps; false when the run should stop.</summary>
     private async Task<bool> ContinueAsync(Pace pace)
