@@ -40,8 +40,8 @@ public interface ITrainingRunGrain : IGrainWithStringKey
 /// <param name="Workers">Data-parallel parts N: every batch splits into N parts of batch_size / N rows, each computed by a worker.</param>
 /// <param name="ParameterServers">Parameter-server shards K, each owning a contiguous slice of the parameters.</param>
 /// <param name="CheckpointDirectory">
-/// Where the run's checkpoints go (a directory every silo reaches, e.g. a shared volume); null for the cluster's
-/// checkpoint root joined with the run id.
+/// Where the run's checkpoints go (a directory every silo reaches, e.g. a shared volume); null for the config's
+/// training.checkpoint (taken as a directory), or without one the cluster's checkpoint root joined with the run id.
 /// </param>
 public sealed record RunSpec(string ConfigJson, int Workers, int ParameterServers, string? CheckpointDirectory = null);
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using OrleansLm.Model.Training;
 using OrleansLm.Model.Training.Parallel;
 using OrleansLm.Runtime.Grains;
+using OrleansLm.Runtime.Placement;
 using OrleansLm.Silo.Runs;
 
 namespace OrleansLm.Silo.Grains;
@@ -18,9 +19,11 @@ namespace OrleansLm.Silo.Grains;
 /// valid checkpoint. The run's state is saved to the cluster's <see cref="IRunStore"/>, and a coordinator that
 /// activates for a run saved as running continues it from its newest checkpoint.
 /// </para>
-/// Reentrant, so control and status calls are answered while the loop it started awaits its workers.
+/// Reentrant, so control and status calls are answered while the loop it started awaits its workers. Placed on the silo
+/// that first calls it (the gateway's, for runs started through it).
 /// </summary>
 [Reentrant]
+[PreferLocalPlacement]
 public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<TrainingRunGrain> logger) : Grain, ITrainingRunGrain
 {
     private const int KeptCheckpoints = 3;
@@ -69,7 +72,7 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
         if (spec is not null && state != RunState.NotStarted)
             throw new InvalidOperationException($"run {RunId} already exists ({state}, step {losses.Count}): resume it, or start a run with another id");
         Validate(runSpec);
-        var directory = runSpec.CheckpointDirectory ?? Path.Combine(storage.CheckpointRoot, RunId);
+        var directory = runSpec.CheckpointDirectory ?? RunSpecs.Config(runSpec).TrainingOrDefault.Checkpoint ?? Path.Combine(storage.CheckpointRoot, RunId);
         spec = runSpec with { CheckpointDirectory = Path.GetFullPath(directory) };
         totalSteps = RunSpecs.Config(spec).TrainingOrDefault.Steps;
         StartLoop(fromCheckpoint: true);

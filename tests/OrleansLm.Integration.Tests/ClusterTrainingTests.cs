@@ -76,7 +76,7 @@ public sealed class ClusterTrainingTests : IAsyncLifetime
         new ScheduleSection(Warmup: 2),
         new TrainingSection(Steps: 20, EvalEvery: 0, EvalBatches: 2, GradClip: 0.5, Seed: 11));
 
-    private static List<double> SingleProcessLosses(RunConfig config)
+    internal static List<double> SingleProcessLosses(RunConfig config)
     {
         var (_, corpus) = TrainingRun.LoadData(config.Data);
         List<double> losses = [];
@@ -87,7 +87,7 @@ public sealed class ClusterTrainingTests : IAsyncLifetime
             var (train, validation) = TrainingRun.BatchSources(config, corpus);
             var training = config.TrainingOrDefault;
             using var trainer = new Trainer(model, optimizer, config.ScheduleOrDefault.Build(config.OptimizerOrDefault.Lr, training.Steps), train, validation,
-                training.ToOptions(null) with { ReportEvery = 1, EvalEvery = 0 });
+                training.ToOptions(null) with { ReportEvery = 1, EvalEvery = 0, CheckpointEvery = 0, CheckpointPath = null });
             trainer.Run(new StepLosses(losses));
         }
         return losses;

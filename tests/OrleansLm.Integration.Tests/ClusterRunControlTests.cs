@@ -1,0 +1,262 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Logging;
+using OrleansLm.Model.Optim;
+using OrleansLm.Model.Training;
+using OrleansLm.Runtime.Cluster;
+using OrleansLm.Runtime.Membership;
+using OrleansLm.Silo.Grains;
+using OrleansLm.Silo.Runs;
+
+namespace OrleansLm.Integration.Tests;
+
+/// <summary>
+/// Runs on three silos in this process (one without the worker role, where the tests' calls and so the coordinators
+/// land; two with a device each): pause, resume, stop, checkpoints and their verification, a worker's silo crashing and
+/// the coordinator's silo crashing. Every disturbed run must still follow the single-process trainer's loss trajectory.
+/// </summary>
+public sealed class ClusterRunControlTests : IAsyncLifetime
+{
+    private const string Text = "to be, or not to be, that is the question: whether 'tis nobler in the mind to suffer the slings and arrows ";
+    private static readonly TimeSpan Patience = TimeSpan.FromMinutes(2);
+
+    private readonly string corpusPath = Path.Combine(Path.GetTempPath(), $"olm-control-{Guid.NewGuid():N}.txt");
+    private readonly DirectoryInfo checkpoints = Directory.CreateTempSubdirectory("olm-control-checkpoints-");
+    private readonly InMemoryMembershipTable table = new();
+    private readonly InMemoryRunStore store = new();
+    private readonly CapturingLoggers logs = new();
+    private readonly List<ClusterSilo> silos = [];
+
+    private ClusterSilo Caller => silos[0];
+
+    public async Task InitializeAsync()
+    {
+        await File.WriteAllTextAsync(corpusPath, string.Concat(Enumerable.Repeat(Text, 40)));
+        var storage = new RunStorage(store, checkpoints.FullName);
+        for (var i = 0; i < 3; i++)
+        {
+            var silo = new ClusterSilo(new ClusterSiloOptions
+            {
+                ClusterId = "control", ClusterSecret = "cluster-control-test", MembershipTable = table,
+                Roles = i == 0 ? [] : [SiloGrains.WorkerRole], Devices = i == 0 ? 0 : 1,
+            }, grains => SiloGrains.Register(grains, storage), logs);
+            silos.Add(silo);
+            await silo.StartAsync(CancellationToken.None);
+        }
+        await Task.WhenAll(silos.Select(s => s.Membership.RefreshAsync(CancellationToken.None)));
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var silo in silos) await silo.DisposeAsync();
+        File.Delete(corpusPath);
+        checkpoints.Delete(recursive: true);
+    }
+
+    [Fact]
+    public async Task APausedStoppedAndResumedRunFollowsTheUndisturbedTrajectory()
+    {
+        var config = Config(steps: 300, checkpointEvery: 50);
+        var run = Caller.GrainFactory.GetGrain<ITrainingRunGrain>("pause-stop-resume");
+
+        await run.Start(Spec(config));
+        await run.Pause();
+        var paused = await Until(run, s => s.State == RunState.Paused);
+        await Task.Delay(300);
+        (await run.Status()).Step.Should().Be(paused.Step, "a paused run takes no steps");
+
+        await run.Resume();
+        await Until(run, s => s.Step >= paused.Step + 5);
+        await run.Stop();
+        var stopped = await run.WaitForEnd(Patience);
+        stopped.State.Should().Be(RunState.Stopped);
+        stopped.CheckpointStep.Should().Be(stopped.Step, "a stopped run writes a checkpoint");
+        stopped.Step.Should().BeLessThan(300);
+        (await store.LoadAsync("pause-stop-resume", default))!.State.Should().Be(RunState.Stopped);
+
+        await run.Resume();
+        var completed = await run.WaitForEnd(Patience);
+        completed.Error.Should().BeNull();
+        completed.State.Should().Be(RunState.Completed);
+        completed.Eta.Should().BeNull();
+        completed.TokensPerSecond.Should().BePositive();
+        ShouldFollow(completed.Losses, ClusterTrainingTests.SingleProcessLosses(config));
+    }
+
+    [Fact]
+    public async Task ResumeSkipsADamagedAndAPartialCheckpointForTheNewestValidOne()
+    {
+        var config = Config(steps: 300, checkpointEvery: 20);
+        var run = Caller.GrainFactory.GetGrain<ITrainingRunGrain>("damaged");
+        await run.Start(Spec(config));
+        await Until(run, s => s.CheckpointStep >= 40);
+        await run.Stop();
+        var stopped = await run.WaitForEnd(Patience);
+        stopped.State.Should().Be(RunState.Stopped);
+        var runDirectory = config.TrainingOrDefault.Checkpoint!;
+        var newest = RunManifest.Directory(runDirectory, stopped.Step);
+        var damaged = Path.Combine(newest, CheckpointFiles.ShardFileName(1));
+        var bytes = await File.ReadAllBytesAsync(damaged);
+        bytes[bytes.Length / 2] ^= 0xFF;
+        await File.WriteAllBytesAsync(damaged, bytes);
+        var partial = RunManifest.Directory(runDirectory, stopped.Step + 1);
+        Directory.CreateDirectory(partial);
+        File.Copy(Path.Combine(newest, CheckpointFiles.ShardFileName(0)), Path.Combine(partial, CheckpointFiles.ShardFileName(0)));
+
+        await run.Resume();
+        var completed = await run.WaitForEnd(Patience);
+
+        completed.Error.Should().BeNull();
+        completed.State.Should().Be(RunState.Completed);
+        logs.Messages.Should().Contain(m => m.Contains($"skipping checkpoint {partial}") && m.Contains(RunManifest.FileName));
+        logs.Messages.Should().Contain(m => m.Contains($"skipping checkpoint {newest}") && m.Contains("checksum mismatch"));
+        logs.Messages.Should().Contain(m => m.Contains($"restored from the checkpoint of step {(stopped.Step - 1) / 20 * 20}"));
+        ShouldFollow(completed.Losses, ClusterTrainingTests.SingleProcessLosses(config));
+        RunManifest.ReadVerified(RunManifest.Directory(runDirectory, 300), "damaged").Losses.Should().Equal(completed.Losses);
+    }
+
+    [Fact]
+    public async Task AWorkersSiloCrashingMidRunLeavesTheOtherWorkerWithAllPartsOnTheSameTrajectory()
+    {
+        var config = Config(steps: 150, checkpointEvery: 10);
+        var run = Caller.GrainFactory.GetGrain<ITrainingRunGrain>("worker-crash");
+        await run.Start(Spec(config));
+        await Until(run, s => s.Step >= 20);
+
+        await silos[2].CrashAsync();
+        var completed = await run.WaitForEnd(Patience);
+
+        completed.Error.Should().BeNull();
+        completed.State.Should().Be(RunState.Completed);
+        completed.Workers.Should().Be(1, "the crashed silo's device is gone and the other silo's only device is taken");
+        logs.Messages.Should().Contain(m => m.Contains("failed step"));
+        ShouldFollow(completed.Losses, ClusterTrainingTests.SingleProcessLosses(config));
+    }
+
+    [Fact]
+    public async Task ACoordinatorLostWithItsSiloContinuesFromTheNewestCheckpointWhereverItIsCalledNext()
+    {
+        var config = Config(steps: 150, checkpointEvery: 10);
+        var lost = silos[0];
+        var run = lost.GrainFactory.GetGrain<ITrainingRunGrain>("coordinator-crash");
+        await run.Start(Spec(config));
+        await Until(run, s => s.CheckpointStep >= 20);
+
+        await lost.CrashAsync();
+        var elsewhere = silos[1].GrainFactory.GetGrain<ITrainingRunGrain>("coordinator-crash");
+        RunStatus? completed = null;
+        var deadline = DateTime.UtcNow + Patience;
+        while (completed is not { State: RunState.Completed or RunState.Failed } && DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                completed = await elsewhere.WaitForEnd(TimeSpan.FromSeconds(5));
+            }
+            catch (Exception e) when (e is not Xunit.Sdk.XunitException)
+            {
+                // Calls go to the crashed silo until the cluster declares it dead.
+                await Task.Delay(500);
+            }
+        }
+
+        completed.Should().NotBeNull();
+        completed!.Error.Should().BeNull();
+        completed.State.Should().Be(RunState.Completed);
+        logs.Messages.Should().Contain(m => m.Contains("was running when its coordinator was lost"));
+        ShouldFollow(completed.Losses, ClusterTrainingTests.SingleProcessLosses(config));
+    }
+
+    [Fact]
+    public async Task AnNGramRunIsCountedByItsDataShardsIntoTheModelOlmTrainWrites()
+    {
+        var config = new RunConfig(new DataSection(corpusPath, BlockSize: 8, BatchSize: 4, Seed: 7), new NGramSection(Order: 3));
+        var run = Caller.GrainFactory.GetGrain<ITrainingRunGrain>("ngram");
+
+        await run.Start(new RunSpec(ConfigFile.ToJson(config), Workers: 3, ParameterServers: 1));
+        var completed = await run.WaitForEnd(Patience);
+
+        completed.Error.Should().BeNull();
+        completed.State.Should().Be(RunState.Completed);
+        var single = TrainingRun.Execute(config);
+        completed.ValidationLoss.Should().BeApproximately(single.ValidationLoss, 1e-12);
+        var modelPath = TrainingRunGrain.NGramModelPath(new RunSpec("", 3, 1, Path.Combine(checkpoints.FullName, "ngram")));
+        var (model, _, _) = TrainingRun.LoadForInference(modelPath);
+        model.Dispose();
+    }
+
+    [Fact]
+    public async Task ControlCallsOnARunThatIsNotRunningAreRefusedNamingTheState()
+    {
+        var run = Caller.GrainFactory.GetGrain<ITrainingRunGrain>("never-started");
+        await run.Invoking(r => r.Resume()).Should().ThrowAsync<InvalidOperationException>().WithMessage("*never started*");
+        await run.Invoking(r => r.Pause()).Should().ThrowAsync<InvalidOperationException>().WithMessage("*NotStarted*nothing to pause*");
+
+        var finished = Caller.GrainFactory.GetGrain<ITrainingRunGrain>("finished");
+        await finished.Start(Spec(Config(steps: 3, checkpointEvery: 0)));
+        (await finished.WaitForEnd(Patience)).State.Should().Be(RunState.Completed);
+        await finished.Invoking(r => r.Stop()).Should().ThrowAsync<InvalidOperationException>().WithMessage("*Completed*nothing to stop*");
+        await finished.Invoking(r => r.Resume()).Should().ThrowAsync<InvalidOperationException>().WithMessage("*completed its 3 steps*");
+        await finished.Invoking(r => r.Start(Spec(Config(steps: 3, checkpointEvery: 0)))).Should().ThrowAsync<InvalidOperationException>().WithMessage("*already exists*");
+    }
+
+    // training.checkpoint is the run's checkpoint directory on the cluster.
+    private RunConfig Config(long steps, int checkpointEvery, [CallerMemberName] string test = "") => new(
+        new DataSection(corpusPath, BlockSize: 8, BatchSize: 4, Seed: 7),
+        new TransformerSection(Layers: 1, Heads: 2, Dim: 16),
+        new OptimizerSection(Lr: 3e-3),
+        new ScheduleSection(Warmup: 2),
+        new TrainingSection(Steps: steps, EvalEvery: 0, EvalBatches: 2, GradClip: 0.5, Seed: 11,
+            Checkpoint: Path.Combine(checkpoints.FullName, test), CheckpointEvery: checkpointEvery));
+
+    private static RunSpec Spec(RunConfig config) => new(ConfigFile.ToJson(config), Workers: 2, ParameterServers: 3);
+
+    private static void ShouldFollow(IReadOnlyList<double> losses, IReadOnlyList<double> expected)
+    {
+        losses.Should().HaveCount(expected.Count);
+        for (var step = 0; step < expected.Count; step++)
+            losses[step].Should().BeApproximately(expected[step], 1e-4 * Math.Abs(expected[step]), $"step {step}");
+    }
+
+    private static async Task<RunStatus> Until(ITrainingRunGrain run, Func<RunStatus, bool> condition)
+    {
+        var deadline = DateTime.UtcNow + Patience;
+        while (true)
+        {
+            var status = await run.Status();
+            if (condition(status)) return status;
+            status.State.Should().BeOneOf([RunState.Running, RunState.Paused], $"the run should still be going ({status.Error})");
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"the run did not get there in {Patience}: {status}");
+            await Task.Delay(20);
+        }
+    }
+
+    /// <summary>Every message the silos log, formatted, so tests can see what the coordinator reported.</summary>
+    private sealed class CapturingLoggers : ILoggerFactory, ILoggerProvider
+    {
+        private readonly ConcurrentQueue<string> messages = new();
+
+        public IReadOnlyCollection<string> Messages => messages;
+
+        public ILogger CreateLogger(string categoryName) => new Capturing(messages);
+
+        public void AddProvider(ILoggerProvider provider)
+        {
+        }
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class Capturing(ConcurrentQueue<string> messages) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+                if (IsEnabled(logLevel)) messages.Enqueue(formatter(state, exception));
+            }
+        }
+    }
+}
