@@ -6,6 +6,7 @@ using OrleansLm.Runtime.Hosting;
 using OrleansLm.Silo.Gateway;
 using OrleansLm.Silo.Grains;
 using OrleansLm.Silo.Hosting;
+using OrleansLm.Silo.Runs;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.Configuration.AddEnvironmentVariables(prefix: "OLM_");
@@ -18,9 +19,15 @@ builder.Services.AddOptions<ClusterOptions>()
     .Bind(builder.Configuration.GetSection(ClusterOptions.Section))
     .ValidateDataAnnotations()
     .ValidateOnStart();
-builder.Services.AddSingleton<Action<IGrainRuntimeBuilder>>(SiloGrains.Register);
+builder.Services.AddSingleton(services => services.GetRequiredService<IOptions<ClusterOptions>>().Value.ToRunStorage());
+builder.Services.AddSingleton<Action<IGrainRuntimeBuilder>>(services =>
+{
+    var storage = services.GetRequiredService<RunStorage>();
+    return grains => SiloGrains.Register(grains, storage);
+});
 builder.Services.AddSingleton<ClusterHost>();
 builder.Services.AddHostedService(services => services.GetRequiredService<ClusterHost>());
+builder.Services.AddHostedService<RunWatchdog>();
 
 var app = builder.Build();
 app.MapHealthEndpoint();

@@ -2,6 +2,7 @@ using System.ComponentModel.DataAnnotations;
 using System.Net;
 using System.Security.Cryptography;
 using OrleansLm.Runtime.Cluster;
+using OrleansLm.Silo.Runs;
 
 namespace OrleansLm.Silo.Hosting;
 
@@ -34,6 +35,18 @@ public sealed class ClusterOptions : IValidatableObject
     /// <summary>Devices this silo offers to workers: each worker grain holds one.</summary>
     [Range(0, 1024)]
     public int Devices { get; set; } = 1;
+
+    /// <summary>
+    /// Where runs keep their checkpoints unless they name a directory (each run in a subdirectory named by its id); a
+    /// volume every silo mounts at the same path. Relative paths are taken from the silo's working directory.
+    /// </summary>
+    [Required(AllowEmptyStrings = false)]
+    public string CheckpointRoot { get; set; } = "checkpoints";
+
+    /// <summary>Where the cluster keeps its runs' state: the membership database when there is one, else this silo's memory.</summary>
+    public RunStorage ToRunStorage() => new(
+        string.IsNullOrWhiteSpace(Postgres) ? new InMemoryRunStore() : new PostgresRunStore(Postgres, ClusterId),
+        Path.GetFullPath(CheckpointRoot));
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {

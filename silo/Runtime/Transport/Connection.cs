@@ -16,13 +16,13 @@ internal abstract class Connection : IFrameSink
     private readonly ILogger logger;
     private int closed;
 
-    protected Connection(Socket socket, SiloAddress remote, TransportOptions options, ILogger logger)
+    protected Connection(Socket socket, SiloAddress remote, TransportOptions options, TransportTraffic traffic, ILogger logger)
     {
         this.socket = socket;
         this.logger = logger;
         Remote = remote;
         reader = new FrameReader(socket);
-        Writer = new FrameWriter(socket, options.MaxChunkSize);
+        Writer = new FrameWriter(socket, options.MaxChunkSize, traffic);
     }
 
     public SiloAddress Remote { get; }

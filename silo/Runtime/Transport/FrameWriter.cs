@@ -10,7 +10,7 @@ namespace OrleansLm.Runtime.Transport;
 /// queued behind a 100 MB one waits for at most one write, not for the whole payload. Each write gathers several frames
 /// (headers plus slices of the callers' bodies, not copies) into one send.
 /// </summary>
-internal sealed class FrameWriter(Socket socket, int maxChunkSize)
+internal sealed class FrameWriter(Socket socket, int maxChunkSize, TransportTraffic traffic)
 {
     private const int MaxFramesPerWrite = 64;
 
@@ -90,6 +90,7 @@ internal sealed class FrameWriter(Socket socket, int maxChunkSize)
 
     private async Task SendAllAsync(List<ArraySegment<byte>> segments, int bytes)
     {
+        traffic.Sent(bytes);
         var sent = await socket.SendAsync(segments, SocketFlags.None);
         while (sent < bytes)
         {

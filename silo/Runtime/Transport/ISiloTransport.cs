@@ -28,6 +28,9 @@ public interface ISiloTransport : IAsyncDisposable
 
     /// <summary>Fails every pending and future call to <paramref name="silo"/> at once (it was declared dead).</summary>
     void MarkDead(SiloAddress silo);
+
+    /// <summary>The bytes this transport has sent, requests and responses.</summary>
+    TransportTraffic Traffic { get; }
 }
 
 /// <summary>The remote silo's handler threw; <see cref="RemoteType"/> names the exception type there.</summary>

@@ -5,8 +5,9 @@ using Microsoft.Extensions.Logging;
 namespace OrleansLm.Runtime.Transport;
 
 /// <summary>A connection another silo dialled: its requests run on the thread pool, concurrently, and are answered as they finish.</summary>
-internal sealed class IncomingConnection(Socket socket, SiloAddress caller, TransportOptions options, IRequestHandler handler, ILogger logger)
-    : Connection(socket, caller, options, logger)
+internal sealed class IncomingConnection(
+    Socket socket, SiloAddress caller, TransportOptions options, TransportTraffic traffic, IRequestHandler handler, ILogger logger)
+    : Connection(socket, caller, options, traffic, logger)
 {
     // Not disposed: they hold no timer or link, and a cancel frame may race with the handler finishing.
     private readonly ConcurrentDictionary<long, CancellationTokenSource> running = new();

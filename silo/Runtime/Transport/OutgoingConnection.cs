@@ -5,8 +5,9 @@ using Microsoft.Extensions.Logging;
 namespace OrleansLm.Runtime.Transport;
 
 /// <summary>The connection a silo dialled to send its calls: many calls at once, told apart by request id.</summary>
-internal sealed class OutgoingConnection(Socket socket, SiloAddress remote, TransportOptions options, ILogger logger, Action onClosed)
-    : Connection(socket, remote, options, logger)
+internal sealed class OutgoingConnection(
+    Socket socket, SiloAddress remote, TransportOptions options, TransportTraffic traffic, ILogger logger, Action onClosed)
+    : Connection(socket, remote, options, traffic, logger)
 {
     private readonly ConcurrentDictionary<long, TaskCompletionSource<byte[]>> pending = new();
     private long lastRequestId;

@@ -52,7 +52,7 @@ internal sealed class SiloLink(TcpSiloTransport transport, SiloAddress target)
             if (remote.Generation != target.Generation)
                 throw new SiloUnavailableException(target, $"stale incarnation: {remote} answers at that endpoint now");
             if (transport.IsDead(target)) throw TcpSiloTransport.DeclaredDead(target);
-            var opened = new OutgoingConnection(socket, target, transport.Options, transport.Logger, () => transport.Forget(this));
+            var opened = new OutgoingConnection(socket, target, transport.Options, transport.Traffic, transport.Logger, () => transport.Forget(this));
             lock (gate)
             {
                 if (failure is not null) throw failure();

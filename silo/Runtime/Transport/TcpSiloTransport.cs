@@ -38,6 +38,8 @@ public sealed class TcpSiloTransport : ISiloTransport
 
     internal TransportOptions Options { get; }
 
+    public TransportTraffic Traffic { get; } = new();
+
     internal byte[] Secret { get; }
 
     internal ILogger Logger { get; }
@@ -180,6 +182,6 @@ public sealed class TcpSiloTransport : ISiloTransport
             return;
         }
         Logger.LogInformation("silo {Caller} connected from {EndPoint}", caller, endPoint);
-        await new IncomingConnection(socket, caller, Options, handler, Logger).RunAsync(Stopping, Disposed);
+        await new IncomingConnection(socket, caller, Options, Traffic, handler, Logger).RunAsync(Stopping, Disposed);
     }
 }

@@ -33,6 +33,21 @@ public sealed class TcpSiloTransportTests
     }
 
     [Fact]
+    public async Task TrafficCountsEveryByteEachSideSentWithItsFraming()
+    {
+        await using var server = await StartAsync(new DelegateHandler((_, request, _) => Task.FromResult(request[..(request.Length / 2)])));
+        await using var client = await StartCallerAsync();
+        const int requestBytes = 3 * 64 * 1024 + 17;
+
+        for (var call = 0; call < 4; call++)
+            await client.SendAsync(server.LocalAddress, RandomBytes(requestBytes, call), Bound, CancellationToken.None);
+
+        // Headers add a few bytes per frame and chunk, never the payload's size again.
+        client.Traffic.BytesSent.Should().BeInRange(4L * requestBytes, 4L * requestBytes + 4 * 1024);
+        server.Traffic.BytesSent.Should().BeInRange(4L * (requestBytes / 2), 4L * (requestBytes / 2) + 4 * 1024);
+    }
+
+    [Fact]
     public async Task ManyConcurrentCallsShareOneConnectionAndEachGetsItsOwnAnswer()
     {
         const int together = 16;
