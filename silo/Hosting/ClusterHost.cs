@@ -5,14 +5,22 @@ using OrleansLm.Runtime.Hosting;
 namespace OrleansLm.Silo.Hosting;
 
 /// <summary>
-/// Runs this process's <see cref="ClusterSilo"/> with the host: joins on start, leaves gracefully on stop (SIGTERM),
-/// and stops the process, with exit code <see cref="DeclaredDeadExitCode"/>, when the cluster declares it dead.
+/// Runs this process's <see cref="ClusterSilo"/> with the host: joins on start, prints <see cref="ReadyLine"/> once
+/// the host has started, leaves gracefully on stop (SIGTERM), and stops the process, with exit code
+/// <see cref="DeclaredDeadExitCode"/>, when the cluster declares it dead.
 /// </summary>
 public sealed class ClusterHost(
     IOptions<ClusterOptions> options, Action<IGrainRuntimeBuilder> configureGrains, ILoggerFactory loggers, IHostApplicationLifetime lifetime)
     : IHostedService, IAsyncDisposable
 {
     public const int DeclaredDeadExitCode = 3;
+
+    /// <summary>
+    /// Printed on standard output, followed by the silo address, once the silo is an Active member of its cluster and
+    /// the whole host (HTTP included) has started: one line that whatever starts silo processes (tests, scripts) can
+    /// wait for, whatever the logging configuration.
+    /// </summary>
+    public const string ReadyLine = "READY ";
 
     private readonly ILogger logger = loggers.CreateLogger<ClusterHost>();
     private ClusterSilo? silo;
@@ -23,6 +31,7 @@ public sealed class ClusterHost(
     {
         silo = new ClusterSilo(options.Value.ToSiloOptions(), configureGrains, loggers);
         await silo.StartAsync(cancellationToken);
+        lifetime.ApplicationStarted.Register(() => Console.Out.WriteLine(ReadyLine + silo.Address));
         _ = silo.DeclaredDead.ContinueWith(_ =>
         {
             logger.LogCritical("the cluster declared silo {Silo} dead; stopping the process", silo.Address);

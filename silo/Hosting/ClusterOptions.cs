@@ -2,6 +2,7 @@ using System.ComponentModel.DataAnnotations;
 using System.Net;
 using System.Security.Cryptography;
 using OrleansLm.Runtime.Cluster;
+using OrleansLm.Silo.Grains;
 using OrleansLm.Silo.Runs;
 
 namespace OrleansLm.Silo.Hosting;
@@ -30,7 +31,11 @@ public sealed class ClusterOptions : IValidatableObject
     /// <summary>Connection string of the PostgreSQL membership table; empty for a single-silo cluster.</summary>
     public string? Postgres { get; set; }
 
-    public string[] Roles { get; set; } = ["worker"];
+    /// <summary>
+    /// This silo's roles; none configured means [worker]. Null rather than that default: the configuration binder
+    /// appends configured elements to an array it finds filled, so Roles:0=gateway would give [worker, gateway].
+    /// </summary>
+    public string[]? Roles { get; set; }
 
     /// <summary>Devices this silo offers to workers: each worker grain holds one.</summary>
     [Range(0, 1024)]
@@ -56,7 +61,7 @@ public sealed class ClusterOptions : IValidatableObject
             yield return new ValidationResult("Cluster:AdvertisedHost is required when Cluster:Listen is a wildcard address", [nameof(AdvertisedHost)]);
         if (!string.IsNullOrWhiteSpace(Postgres) && string.IsNullOrEmpty(Secret))
             yield return new ValidationResult("Cluster:Secret is required when silos share a PostgreSQL membership table", [nameof(Secret)]);
-        if (Roles.Any(string.IsNullOrWhiteSpace))
+        if (Roles is not null && Roles.Any(string.IsNullOrWhiteSpace))
             yield return new ValidationResult("Cluster:Roles contains an empty role", [nameof(Roles)]);
     }
 
@@ -67,7 +72,7 @@ public sealed class ClusterOptions : IValidatableObject
         EndPoint = IPEndPoint.Parse(Listen),
         AdvertisedHost = AdvertisedHost,
         PostgresConnectionString = string.IsNullOrWhiteSpace(Postgres) ? null : Postgres,
-        Roles = Roles,
+        Roles = Roles ?? [SiloGrains.WorkerRole],
         Devices = Devices,
     };
 }

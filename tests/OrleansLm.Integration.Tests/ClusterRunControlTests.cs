@@ -17,7 +17,6 @@ namespace OrleansLm.Integration.Tests;
 /// </summary>
 public sealed class ClusterRunControlTests : IAsyncLifetime
 {
-    private const string Text = "to be, or not to be, that is the question: whether 'tis nobler in the mind to suffer the slings and arrows ";
     private static readonly TimeSpan Patience = TimeSpan.FromMinutes(2);
 
     private readonly string corpusPath = Path.Combine(Path.GetTempPath(), $"olm-control-{Guid.NewGuid():N}.txt");
@@ -31,7 +30,7 @@ public sealed class ClusterRunControlTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        await File.WriteAllTextAsync(corpusPath, string.Concat(Enumerable.Repeat(Text, 40)));
+        await File.WriteAllTextAsync(corpusPath, TrainingEquivalence.Corpus);
         var storage = new RunStorage(store, checkpoints.FullName);
         for (var i = 0; i < 3; i++)
         {
@@ -68,19 +67,19 @@ public sealed class ClusterRunControlTests : IAsyncLifetime
         await run.Resume();
         await Until(run, s => s.Step >= paused.Step + 5);
         await run.Stop();
-        var stopped = await run.WaitForEnd(Patience);
+        var stopped = await TrainingEquivalence.RunToEndAsync(run, Patience);
         stopped.State.Should().Be(RunState.Stopped);
         stopped.CheckpointStep.Should().Be(stopped.Step, "a stopped run writes a checkpoint");
         stopped.Step.Should().BeLessThan(300);
         (await store.LoadAsync("pause-stop-resume", default))!.State.Should().Be(RunState.Stopped);
 
         await run.Resume();
-        var completed = await run.WaitForEnd(Patience);
+        var completed = await TrainingEquivalence.RunToEndAsync(run, Patience);
         completed.Error.Should().BeNull();
         completed.State.Should().Be(RunState.Completed);
         completed.Eta.Should().BeNull();
         completed.TokensPerSecond.Should().BePositive();
-        ShouldFollow(completed.Losses, ClusterTrainingTests.SingleProcessLosses(config));
+        ShouldFollow(completed.Losses, TrainingEquivalence.SingleProcessLosses(config));
     }
 
     [Fact]
@@ -91,7 +90,7 @@ public sealed class ClusterRunControlTests : IAsyncLifetime
         await run.Start(Spec(config));
         await Until(run, s => s.CheckpointStep >= 40);
         await run.Stop();
-        var stopped = await run.WaitForEnd(Patience);
+        var stopped = await TrainingEquivalence.RunToEndAsync(run, Patience);
         stopped.State.Should().Be(RunState.Stopped);
         var runDirectory = config.TrainingOrDefault.Checkpoint!;
         var newest = RunManifest.Directory(runDirectory, stopped.Step);
@@ -104,14 +103,14 @@ public sealed class ClusterRunControlTests : IAsyncLifetime
         File.Copy(Path.Combine(newest, CheckpointFiles.ShardFileName(0)), Path.Combine(partial, CheckpointFiles.ShardFileName(0)));
 
         await run.Resume();
-        var completed = await run.WaitForEnd(Patience);
+        var completed = await TrainingEquivalence.RunToEndAsync(run, Patience);
 
         completed.Error.Should().BeNull();
         completed.State.Should().Be(RunState.Completed);
         logs.Messages.Should().Contain(m => m.Contains($"skipping checkpoint {partial}") && m.Contains(RunManifest.FileName));
         logs.Messages.Should().Contain(m => m.Contains($"skipping checkpoint {newest}") && m.Contains("checksum mismatch"));
         logs.Messages.Should().Contain(m => m.Contains($"restored from the checkpoint of step {(stopped.Step - 1) / 20 * 20}"));
-        ShouldFollow(completed.Losses, ClusterTrainingTests.SingleProcessLosses(config));
+        ShouldFollow(completed.Losses, TrainingEquivalence.SingleProcessLosses(config));
         RunManifest.ReadVerified(RunManifest.Directory(runDirectory, 300), "damaged").Losses.Should().Equal(completed.Losses);
     }
 
@@ -124,13 +123,13 @@ public sealed class ClusterRunControlTests : IAsyncLifetime
         await Until(run, s => s.Step >= 20);
 
         await silos[2].CrashAsync();
-        var completed = await run.WaitForEnd(Patience);
+        var completed = await TrainingEquivalence.RunToEndAsync(run, Patience);
 
         completed.Error.Should().BeNull();
         completed.State.Should().Be(RunState.Completed);
         completed.Workers.Should().Be(1, "the crashed silo's device is gone and the other silo's only device is taken");
         logs.Messages.Should().Contain(m => m.Contains("failed step"));
-        ShouldFollow(completed.Losses, ClusterTrainingTests.SingleProcessLosses(config));
+        ShouldFollow(completed.Losses, TrainingEquivalence.SingleProcessLosses(config));
     }
 
     [Fact]
@@ -163,7 +162,7 @@ public sealed class ClusterRunControlTests : IAsyncLifetime
         completed!.Error.Should().BeNull();
         completed.State.Should().Be(RunState.Completed);
         logs.Messages.Should().Contain(m => m.Contains("was running when its coordinator was lost"));
-        ShouldFollow(completed.Losses, ClusterTrainingTests.SingleProcessLosses(config));
+        ShouldFollow(completed.Losses, TrainingEquivalence.SingleProcessLosses(config));
     }
 
     [Fact]
@@ -173,7 +172,7 @@ public sealed class ClusterRunControlTests : IAsyncLifetime
         var run = Caller.GrainFactory.GetGrain<ITrainingRunGrain>("ngram");
 
         await run.Start(new RunSpec(ConfigFile.ToJson(config), Workers: 3, ParameterServers: 1));
-        var completed = await run.WaitForEnd(Patience);
+        var completed = await TrainingEquivalence.RunToEndAsync(run, Patience);
 
         completed.Error.Should().BeNull();
         completed.State.Should().Be(RunState.Completed);
@@ -193,20 +192,21 @@ public sealed class ClusterRunControlTests : IAsyncLifetime
 
         var finished = Caller.GrainFactory.GetGrain<ITrainingRunGrain>("finished");
         await finished.Start(Spec(Config(steps: 3, checkpointEvery: 0)));
-        (await finished.WaitForEnd(Patience)).State.Should().Be(RunState.Completed);
+        (await TrainingEquivalence.RunToEndAsync(finished, Patience)).State.Should().Be(RunState.Completed);
         await finished.Invoking(r => r.Stop()).Should().ThrowAsync<InvalidOperationException>().WithMessage("*Completed*nothing to stop*");
         await finished.Invoking(r => r.Resume()).Should().ThrowAsync<InvalidOperationException>().WithMessage("*completed its 3 steps*");
         await finished.Invoking(r => r.Start(Spec(Config(steps: 3, checkpointEvery: 0)))).Should().ThrowAsync<InvalidOperationException>().WithMessage("*already exists*");
     }
 
     // training.checkpoint is the run's checkpoint directory on the cluster.
-    private RunConfig Config(long steps, int checkpointEvery, [CallerMemberName] string test = "") => new(
-        new DataSection(corpusPath, BlockSize: 8, BatchSize: 4, Seed: 7),
-        new TransformerSection(Layers: 1, Heads: 2, Dim: 16),
-        new OptimizerSection(Lr: 3e-3),
-        new ScheduleSection(Warmup: 2),
-        new TrainingSection(Steps: steps, EvalEvery: 0, EvalBatches: 2, GradClip: 0.5, Seed: 11,
-            Checkpoint: Path.Combine(checkpoints.FullName, test), CheckpointEvery: checkpointEvery));
+    private RunConfig Config(long steps, int checkpointEvery, [CallerMemberName] string test = "")
+    {
+        var config = TrainingEquivalence.Config(corpusPath, "transformer", steps: (int)steps, batchSize: 4);
+        return config with
+        {
+            Training = config.TrainingOrDefault with { Checkpoint = Path.Combine(checkpoints.FullName, test), CheckpointEvery = checkpointEvery },
+        };
+    }
 
     private static RunSpec Spec(RunConfig config) => new(ConfigFile.ToJson(config), Workers: 2, ParameterServers: 3);
 

@@ -1,8 +1,8 @@
 using OrleansLm.Runtime.Cluster;
 using OrleansLm.Runtime.Hosting;
 using OrleansLm.Runtime.Membership;
-using OrleansLm.Runtime.Tests.Infrastructure;
 using OrleansLm.Runtime.Tests.Membership;
+using OrleansLm.Testing;
 using Xunit.Abstractions;
 
 namespace OrleansLm.Runtime.Tests.Cluster;
@@ -67,7 +67,7 @@ public sealed class ClusterTestSilos(ITestOutputHelper output) : IAsyncDisposabl
 
     /// <summary>Waits until every silo in <paramref name="observers"/> sees <paramref name="silo"/> with <paramref name="status"/>.</summary>
     public static Task<TimeSpan> SeenAsync(IEnumerable<ClusterSilo> observers, ClusterSilo silo, SiloStatus status, TimeSpan timeout) =>
-        TestCluster.EventuallyAsync(() => observers.All(o => o.Membership.View.EntryOf(silo.Address)?.Status == status), timeout,
+        Eventually.HoldsAsync(() => observers.All(o => o.Membership.View.EntryOf(silo.Address)?.Status == status), timeout,
             $"{silo.Address} seen {status}");
 
     public async ValueTask DisposeAsync()

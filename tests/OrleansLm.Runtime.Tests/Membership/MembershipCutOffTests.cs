@@ -1,4 +1,5 @@
 using OrleansLm.Runtime.Membership;
+using OrleansLm.Testing;
 using Xunit.Abstractions;
 
 namespace OrleansLm.Runtime.Tests.Membership;
@@ -39,9 +40,9 @@ public sealed class MembershipCutOffTests : IAsyncLifetime
         ways[2].Sever();
         CutBothWays(victim, a, b);
 
-        var stoppedAfter = await TestCluster.EventuallyAsync(() => victim.DeclaredDead.Task.IsCompleted, Patience, "the cut-off silo stops itself");
+        var stoppedAfter = await Eventually.HoldsAsync(() => victim.DeclaredDead.Task.IsCompleted, Patience, "the cut-off silo stops itself");
         stoppedAfter.Should().BeGreaterThan(Options.ProbePeriod * (Options.NumMissedProbesLimit - 1), "it waits for its missed probes");
-        await TestCluster.EventuallyAsync(() => a.Sees(victim) == SiloStatus.Dead && b.Sees(victim) == SiloStatus.Dead, Patience, "the others declare it dead");
+        await Eventually.HoldsAsync(() => a.Sees(victim) == SiloStatus.Dead && b.Sees(victim) == SiloStatus.Dead, Patience, "the others declare it dead");
         a.DeclaredDead.Task.IsCompleted.Should().BeFalse();
         b.DeclaredDead.Task.IsCompleted.Should().BeFalse();
     }
@@ -67,7 +68,7 @@ public sealed class MembershipCutOffTests : IAsyncLifetime
         // Its own probes fail, but the others reach it: one silo's votes cannot evict two, and it keeps reading the table.
         cluster.Cut(victim, a);
         cluster.Cut(victim, b);
-        await TestCluster.EventuallyAsync(
+        await Eventually.HoldsAsync(
             async () => (await a.RowAsync()).Suspicions.Any(s => s.Voter == victim.Address), Patience, "the victim votes against a");
         await Task.Delay(Options.DetectionTime);
 
@@ -79,7 +80,7 @@ public sealed class MembershipCutOffTests : IAsyncLifetime
     private async Task<(TestSilo A, TestSilo B, TestSilo Victim)> StartThreeAsync(int firstPort)
     {
         var silos = await cluster.StartAsync(firstPort, firstPort + 1, firstPort + 2);
-        await TestCluster.EventuallyAsync(() => silos.All(s => s.Service.ActiveMembers.Count == 3), Patience, "all see three Active");
+        await Eventually.HoldsAsync(() => silos.All(s => s.Service.ActiveMembers.Count == 3), Patience, "all see three Active");
         return (silos[0], silos[1], silos[2]);
     }
 

@@ -1,5 +1,5 @@
 using OrleansLm.Runtime.Membership;
-using OrleansLm.Runtime.Tests.Infrastructure;
+using OrleansLm.Testing;
 using Xunit.Abstractions;
 
 namespace OrleansLm.Runtime.Tests.Membership;
@@ -32,7 +32,7 @@ public sealed class MembershipServiceTests : IAsyncLifetime
         var snapshot = await table.ReadAllAsync(CancellationToken.None);
         snapshot.Entries.Should().HaveCount(6).And.OnlyContain(e => e.Entry.Status == SiloStatus.Active);
         snapshot.Version.Version.Should().Be(12, "each silo wrote twice (Joining, then Active), each write one version");
-        await TestCluster.EventuallyAsync(
+        await Eventually.HoldsAsync(
             () => silos.All(s => s.Service.ActiveMembers.Select(m => m.Silo).ToHashSet().SetEquals(silos.Select(o => o.Address))),
             Patience, "every silo sees all six Active");
         foreach (var silo in silos)
@@ -50,7 +50,7 @@ public sealed class MembershipServiceTests : IAsyncLifetime
         var silo = (await cluster.StartAsync(11_011))[0];
         var first = (await silo.RowAsync()).IAmAliveTime;
 
-        await TestCluster.EventuallyAsync(
+        await Eventually.HoldsAsync(
             async () => (await silo.RowAsync()).IAmAliveTime >= first + 2 * Options.IAmAlivePeriod, Patience, "two heartbeats later");
     }
 
@@ -61,10 +61,10 @@ public sealed class MembershipServiceTests : IAsyncLifetime
     {
         var silos = await cluster.StartAsync(11_021, 11_022, 11_023);
         var (a, b, victim) = (silos[0], silos[1], silos[2]);
-        await TestCluster.EventuallyAsync(() => silos.All(s => s.Service.ActiveMembers.Count == 3), Patience, "all see three Active");
+        await Eventually.HoldsAsync(() => silos.All(s => s.Service.ActiveMembers.Count == 3), Patience, "all see three Active");
 
         cluster.Isolate(victim, failure);
-        var detection = await TestCluster.EventuallyAsync(
+        var detection = await Eventually.HoldsAsync(
             () => a.Sees(victim) == SiloStatus.Dead && b.Sees(victim) == SiloStatus.Dead, Patience, "both survivors see the victim Dead");
 
         // No earlier than the missed probes allow, and within the bound the options promise.
@@ -92,7 +92,7 @@ public sealed class MembershipServiceTests : IAsyncLifetime
 
         // Only a cannot reach the target: its vote alone must not evict it.
         slowCluster.Cut(a, target);
-        await TestCluster.EventuallyAsync(
+        await Eventually.HoldsAsync(
             async () => (await target.RowAsync()).Suspicions.Any(s => s.Voter == a.Address), Patience, "a votes against the target");
         await Task.Delay(options.ProbePeriod * 5);
         (await target.RowAsync()).Status.Should().Be(SiloStatus.Active);
@@ -104,14 +104,14 @@ public sealed class MembershipServiceTests : IAsyncLifetime
         var untilExpired = lastVoteOfA + options.DeathVoteExpiration - DateTimeOffset.UtcNow;
         await Task.Delay(untilExpired > TimeSpan.Zero ? untilExpired : TimeSpan.Zero);
         slowCluster.Cut(b, target);
-        await TestCluster.EventuallyAsync(
+        await Eventually.HoldsAsync(
             async () => (await target.RowAsync()).Suspicions.Any(s => s.Voter == b.Address), Patience, "b votes against the target");
         await Task.Delay(options.ProbePeriod * 5);
         (await target.RowAsync()).Status.Should().Be(SiloStatus.Active, "a's vote had expired when b voted");
 
         // Both fresh: the second vote evicts it.
         slowCluster.Cut(a, target);
-        await TestCluster.EventuallyAsync(() => a.Sees(target) == SiloStatus.Dead, Patience, "a sees the target Dead");
+        await Eventually.HoldsAsync(() => a.Sees(target) == SiloStatus.Dead, Patience, "a sees the target Dead");
         await target.DeclaredDead.Task.WaitAsync(Patience);
     }
 
@@ -122,7 +122,7 @@ public sealed class MembershipServiceTests : IAsyncLifetime
 
         cluster.Isolate(silos[1]);
 
-        await TestCluster.EventuallyAsync(() => silos[0].Sees(silos[1]) == SiloStatus.Dead, Patience, "the survivor evicts the other");
+        await Eventually.HoldsAsync(() => silos[0].Sees(silos[1]) == SiloStatus.Dead, Patience, "the survivor evicts the other");
         (await silos[1].RowAsync()).Suspicions.Select(s => s.Voter).Should().Equal(silos[0].Address);
         await silos[1].DeclaredDead.Task.WaitAsync(Patience);
     }
@@ -159,14 +159,14 @@ public sealed class MembershipServiceTests : IAsyncLifetime
             await Task.Delay(Options.TableRefreshPeriod * 4, cancellation); // long enough for the other silo to see it
         });
         await Task.WhenAll(stay.Service.JoinAsync(CancellationToken.None), leaver.Service.JoinAsync(CancellationToken.None));
-        await TestCluster.EventuallyAsync(() => stay.Service.ActiveMembers.Count == 2, Patience, "both Active");
+        await Eventually.HoldsAsync(() => stay.Service.ActiveMembers.Count == 2, Patience, "both Active");
 
         await leaver.Service.LeaveAsync(CancellationToken.None);
 
         statusDuringDrain.Should().Be(SiloStatus.ShuttingDown);
         (await leaver.RowAsync()).Status.Should().Be(SiloStatus.Dead);
         (await leaver.RowAsync()).Suspicions.Should().BeEmpty("it left; nobody had to vote");
-        await TestCluster.EventuallyAsync(() => stay.Sees(leaver) == SiloStatus.Dead, Patience, "the other silo sees it Dead");
+        await Eventually.HoldsAsync(() => stay.Sees(leaver) == SiloStatus.Dead, Patience, "the other silo sees it Dead");
         stay.ReportedStatusesOf(leaver).Should().EndWith([SiloStatus.Active, SiloStatus.ShuttingDown, SiloStatus.Dead]);
         stay.Service.ActiveMembers.Select(m => m.Silo).Should().Equal(stay.Address);
         leaver.DeclaredDead.Task.IsCompleted.Should().BeFalse("leaving is not being declared dead");
@@ -185,7 +185,7 @@ public sealed class MembershipServiceTests : IAsyncLifetime
         (await old.RowAsync()).Status.Should().Be(SiloStatus.Dead);
         (await restarted.RowAsync()).Status.Should().Be(SiloStatus.Active);
         await old.DeclaredDead.Task.WaitAsync(Patience);
-        await TestCluster.EventuallyAsync(
+        await Eventually.HoldsAsync(
             () => other.Service.ActiveMembers.Select(m => m.Silo).ToHashSet().SetEquals([other.Address, restarted.Address]),
             Patience, "the other silo sees the new incarnation instead of the old");
     }
@@ -194,7 +194,7 @@ public sealed class MembershipServiceTests : IAsyncLifetime
     public async Task AfterDisposalNoLoopRuns()
     {
         var silos = await cluster.StartAsync(11_081, 11_082);
-        await TestCluster.EventuallyAsync(() => silos[0].ProbesSent > 2, Patience, "probing started");
+        await Eventually.HoldsAsync(() => silos[0].ProbesSent > 2, Patience, "probing started");
 
         await silos[0].Service.DisposeAsync();
         var probes = silos[0].ProbesSent;

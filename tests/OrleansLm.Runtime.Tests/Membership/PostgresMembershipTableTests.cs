@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Npgsql;
 using OrleansLm.Runtime.Membership;
 using OrleansLm.Runtime.Tests.Infrastructure;
+using OrleansLm.Testing;
 
 namespace OrleansLm.Runtime.Tests.Membership;
 

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using OrleansLm.Runtime.Membership;
-using OrleansLm.Runtime.Tests.Infrastructure;
+using OrleansLm.Testing;
 using Xunit.Abstractions;
 
 namespace OrleansLm.Runtime.Tests.Membership;
@@ -69,22 +68,6 @@ public sealed class TestCluster(ITestOutputHelper output, Func<IMembershipTable>
         cuts[(prober.Address, target.Address)] = failure;
 
     public void Heal(TestSilo prober, TestSilo target) => cuts.TryRemove((prober.Address, target.Address), out _);
-
-    public static Task<TimeSpan> EventuallyAsync(Func<bool> condition, TimeSpan timeout, string what) =>
-        EventuallyAsync(() => Task.FromResult(condition()), timeout, what);
-
-    /// <summary>Polls <paramref name="condition"/> until it holds, failing the test after <paramref name="timeout"/>; returns how long it took.</summary>
-    public static async Task<TimeSpan> EventuallyAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            if (clock.Elapsed > timeout)
-                throw new TimeoutException($"not within {timeout}: {what}");
-            await Task.Delay(10);
-        }
-        return clock.Elapsed;
-    }
 
     public async ValueTask DisposeAsync()
     {

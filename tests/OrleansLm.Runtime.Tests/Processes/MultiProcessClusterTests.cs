@@ -2,7 +2,8 @@ using System.Diagnostics;
 using System.Net;
 using OrleansLm.Runtime.Membership;
 using OrleansLm.Runtime.Tests.Infrastructure;
-using OrleansLm.Runtime.TestSilo;
+using OrleansLm.Testing;
+using OrleansLm.Testing.Processes;
 using Xunit.Abstractions;
 
 namespace OrleansLm.Runtime.Tests.Processes;
@@ -28,9 +29,9 @@ public sealed class MultiProcessClusterTests(PostgresFixture postgres, ITestOutp
         var clock = Stopwatch.StartNew();
         victim.Kill();
         var (after, elapsed) = await cluster.AwaitMovedAsync(
-            victimKeys, victim.Address, clock, ProcessCluster.Membership.DetectionTime + ProcessCluster.Slack);
+            output, victimKeys, victim.Address, clock, TestSiloProcesses.Membership.DetectionTime + TestSiloProcesses.Slack);
         output.WriteLine($"[test] {victimKeys.Count} grains answered from their new silos {elapsed.TotalMilliseconds:F0} ms after SIGKILL "
-            + $"(detection time {ProcessCluster.Membership.DetectionTime.TotalMilliseconds:F0} ms)");
+            + $"(detection time {TestSiloProcesses.Membership.DetectionTime.TotalMilliseconds:F0} ms)");
 
         after.Values.Should().OnlyContain(home => home != victim.Address && cluster.Processes.Skip(1).Any(p => p.Address == home));
         foreach (var key in victimKeys)
@@ -56,7 +57,7 @@ public sealed class MultiProcessClusterTests(PostgresFixture postgres, ITestOutp
         leaving.Terminate();
         (await leaving.WaitForExitAsync(TimeSpan.FromSeconds(20))).Should().Be(0, "a graceful leave exits cleanly");
         var exited = clock.Elapsed;
-        var (after, _) = await cluster.AwaitMovedAsync(leavingKeys, leaving.Address, Stopwatch.StartNew(), ProcessCluster.Slack);
+        var (after, _) = await cluster.AwaitMovedAsync(output, leavingKeys, leaving.Address, Stopwatch.StartNew(), TestSiloProcesses.Slack);
 
         output.WriteLine($"[test] exited {exited.TotalMilliseconds:F0} ms after SIGTERM");
         after.Values.Should().NotContain(leaving.Address);
@@ -65,13 +66,35 @@ public sealed class MultiProcessClusterTests(PostgresFixture postgres, ITestOutp
         row.Suspicions.Should().BeEmpty("nobody had to vote it out");
     }
 
+    [Fact]
+    public async Task ARestartedSiloProcessJoinsAsANewSiloInThePlaceOfTheOneItKilled()
+    {
+        await using var cluster = await StartThreeAsync();
+        var predecessor = cluster.Processes[0];
+        var view = () => cluster.Caller!.Membership.View;
+
+        var successor = await cluster.RestartAsync(predecessor);
+
+        predecessor.HasExited.Should().BeTrue("a restart SIGKILLs the process it replaces");
+        successor.Address.Should().NotBe(predecessor.Address);
+        cluster.Processes[0].Should().BeSameAs(successor);
+        await Eventually.HoldsAsync(() => view().EntryOf(successor.Address)?.Status == SiloStatus.Active, TestSiloProcesses.Slack,
+            "the caller sees the new silo Active");
+        await Eventually.HoldsAsync(() => view().EntryOf(predecessor.Address)?.Status == SiloStatus.Dead,
+            TestSiloProcesses.Membership.DetectionTime + TestSiloProcesses.Slack, "the killed silo is declared dead");
+        (await cluster.PlaceAsync(Keys)).Values.Distinct().Should().BeEquivalentTo(
+            cluster.Processes.Select(p => p.Address), "thirty grains spread over the two survivors and the new silo");
+    }
+
     private async Task<ProcessCluster> StartThreeAsync()
     {
-        var cluster = new ProcessCluster(output, postgres.Server.ConnectionString());
+        var cluster = new ProcessCluster(output);
         try
         {
-            await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => cluster.StartProcessAsync(AnyLoopbackPort)));
-            await cluster.StartCallerAsync(AnyLoopbackPort);
+            var connection = postgres.Server.ConnectionString();
+            await Task.WhenAll(Enumerable.Range(0, 3)
+                .Select(_ => cluster.StartProcessAsync(TestSiloProcesses.Launch(cluster, connection, AnyLoopbackPort))));
+            await cluster.StartCallerAsync(connection, AnyLoopbackPort);
             return cluster;
         }
         catch

@@ -1,4 +1,4 @@
-using OrleansLm.Runtime.Tests.Infrastructure;
+using OrleansLm.Testing;
 
 namespace OrleansLm.Runtime.Tests.Processes;
 

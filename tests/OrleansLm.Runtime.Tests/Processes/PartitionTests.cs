@@ -1,8 +1,9 @@
 using System.Diagnostics;
 using System.Net;
 using OrleansLm.Runtime.Membership;
-using OrleansLm.Runtime.Tests.Infrastructure;
 using OrleansLm.Runtime.TestSilo;
+using OrleansLm.Testing;
+using OrleansLm.Testing.Processes;
 using Xunit.Abstractions;
 
 namespace OrleansLm.Runtime.Tests.Processes;
@@ -27,14 +28,14 @@ public sealed class PartitionTests(ITestOutputHelper output)
         await using var network = await NetworkNamespace.CreateAsync(links: 2);
         var (siloLink, tableLink) = (network.Links[0], network.Links[1]);
         await using var postgres = await PostgresServer.StartAsync([tableLink.HostAddress]);
-        await using var cluster = new ProcessCluster(output, postgres.ConnectionString());
+        await using var cluster = new ProcessCluster(output);
         var hostSide = new IPEndPoint(IPAddress.Parse(siloLink.HostAddress), 0);
         await Task.WhenAll(
-            cluster.StartProcessAsync(hostSide),
-            cluster.StartProcessAsync(hostSide),
-            cluster.StartProcessAsync(new IPEndPoint(IPAddress.Parse(siloLink.NamespaceAddress), 0),
-                postgres.ConnectionString(host: tableLink.HostAddress), network.Name));
-        await cluster.StartCallerAsync(hostSide);
+            cluster.StartProcessAsync(TestSiloProcesses.Launch(cluster, postgres.ConnectionString(), hostSide)),
+            cluster.StartProcessAsync(TestSiloProcesses.Launch(cluster, postgres.ConnectionString(), hostSide)),
+            cluster.StartProcessAsync(TestSiloProcesses.Launch(cluster, postgres.ConnectionString(host: tableLink.HostAddress),
+                new IPEndPoint(IPAddress.Parse(siloLink.NamespaceAddress), 0)).InNetworkNamespace(network.Name)));
+        await cluster.StartCallerAsync(postgres.ConnectionString(), hostSide);
         var isolated = cluster.Processes.Single(p => p.Address.Host == siloLink.NamespaceAddress);
 
         var before = await cluster.PlaceAsync(Keys);
@@ -47,12 +48,12 @@ public sealed class PartitionTests(ITestOutputHelper output)
         var clock = Stopwatch.StartNew();
         await network.Cut(siloLink);
         if (cutTable) await network.Cut(tableLink);
-        var bound = ProcessCluster.Membership.DetectionTime + ProcessCluster.Slack;
-        var (after, moved) = await cluster.AwaitMovedAsync(isolatedKeys, isolated.Address, clock, bound);
+        var bound = TestSiloProcesses.Membership.DetectionTime + TestSiloProcesses.Slack;
+        var (after, moved) = await cluster.AwaitMovedAsync(output, isolatedKeys, isolated.Address, clock, bound);
         var stopped = await isolated.DeclaredDead.WaitAsync(bound - clock.Elapsed) - cutAt;
         (await isolated.WaitForExitAsync(TimeSpan.FromSeconds(10))).Should().Be(TestSiloHost.DeclaredDeadExitCode);
         output.WriteLine($"[test] cut at 0 ms; its {isolatedKeys.Count} grains answered elsewhere at {moved.TotalMilliseconds:F0} ms; "
-            + $"it stopped at {stopped.TotalMilliseconds:F0} ms (detection time {ProcessCluster.Membership.DetectionTime.TotalMilliseconds:F0} ms)");
+            + $"it stopped at {stopped.TotalMilliseconds:F0} ms (detection time {TestSiloProcesses.Membership.DetectionTime.TotalMilliseconds:F0} ms)");
 
         cluster.Caller!.Membership.View.EntryOf(isolated.Address)!.Status.Should().Be(SiloStatus.Dead);
         after.Values.Should().NotContain(isolated.Address);

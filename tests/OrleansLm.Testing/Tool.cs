@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace OrleansLm.Runtime.Tests.Infrastructure;
+namespace OrleansLm.Testing;
 
 /// <summary>Runs a command-line tool the tests need (initdb, pg_ctl, ip, ...) to completion.</summary>
 public static class Tool

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Xunit.Abstractions;
 
-namespace OrleansLm.Runtime.Tests.Infrastructure;
+namespace OrleansLm.Testing;
 
 /// <summary>Sends log lines to the test's output, prefixed with milliseconds since the logger was made and a name.</summary>
 public sealed class TestOutputLogger<T>(ITestOutputHelper output, string name) : ILogger<T>

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Xunit.Abstractions;
 
-namespace OrleansLm.Runtime.Tests.Infrastructure;
+namespace OrleansLm.Testing;
 
 /// <summary>Loggers of every category into the test's output, each line prefixed with <paramref name="prefix"/> and the category.</summary>
 public sealed class TestOutputLoggerProvider(ITestOutputHelper output, string prefix) : ILoggerProvider

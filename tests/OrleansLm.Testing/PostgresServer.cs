@@ -2,13 +2,13 @@ using System.Net;
 using System.Net.Sockets;
 using Npgsql;
 
-namespace OrleansLm.Runtime.Tests.Infrastructure;
+namespace OrleansLm.Testing;
 
 /// <summary>
 /// A private PostgreSQL server for tests: the Debian binaries (package postgresql) initialize a cluster in a temp
 /// directory and serve it on a free loopback port, with trust authentication and durability off (it is thrown
 /// away). initdb refuses to run as root, so under root the server runs as the postgres (or nobody) user.
-/// Disposing stops the server and deletes the directory. Free of xUnit so other test projects can link it.
+/// Disposing stops the server and deletes the directory.
 /// </summary>
 public sealed class PostgresServer : IAsyncDisposable
 {

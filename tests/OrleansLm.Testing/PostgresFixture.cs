@@ -1,6 +1,11 @@
-namespace OrleansLm.Runtime.Tests.Infrastructure;
+using Xunit;
 
-/// <summary>One PostgreSQL server shared by the test classes of the <see cref="PostgresCollection"/>.</summary>
+namespace OrleansLm.Testing;
+
+/// <summary>
+/// One PostgreSQL server shared by the tests of a class (<c>IClassFixture</c>) or of a collection (a collection
+/// definition must live in the test assembly, as <c>PostgresCollection</c> in the runtime tests does).
+/// </summary>
 public sealed class PostgresFixture : IAsyncLifetime
 {
     private PostgresServer? server;
@@ -14,10 +19,4 @@ public sealed class PostgresFixture : IAsyncLifetime
         if (server is not null)
             await server.DisposeAsync();
     }
-}
-
-[CollectionDefinition(Name)]
-public sealed class PostgresCollection : ICollectionFixture<PostgresFixture>
-{
-    public const string Name = "PostgreSQL";
 }

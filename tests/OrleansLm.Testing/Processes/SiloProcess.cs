@@ -1,14 +1,13 @@
 using System.Diagnostics;
-using System.Net;
 using System.Runtime.InteropServices;
-using OrleansLm.Runtime.TestSilo;
+using OrleansLm.Runtime;
 using Xunit.Abstractions;
 
-namespace OrleansLm.Runtime.Tests.Processes;
+namespace OrleansLm.Testing.Processes;
 
 /// <summary>
-/// A silo in its own process (tests/OrleansLm.Runtime.TestSilo, built beside the tests), optionally inside a network
-/// namespace. Its logs go to the test's output; <see cref="StartAsync"/> returns once it printed its address.
+/// A silo in its own process, started from a <see cref="SiloLaunch"/>. Its output goes to the test's output, each
+/// line prefixed with its name; <see cref="StartAsync"/> returns once it printed its address.
 /// </summary>
 public sealed class SiloProcess : IAsyncDisposable
 {
@@ -16,40 +15,46 @@ public sealed class SiloProcess : IAsyncDisposable
 
     private readonly Process process;
     private readonly ITestOutputHelper output;
-    private readonly string name;
     private readonly TaskCompletionSource<SiloAddress> ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<DateTimeOffset> declaredDead = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private bool disposed;
 
-    private SiloProcess(Process process, ITestOutputHelper output, string name)
+    private SiloProcess(Process process, ITestOutputHelper output, string name, SiloLaunch launch)
     {
         this.process = process;
         this.output = output;
-        this.name = name;
+        Name = name;
+        Launch = launch;
     }
 
-    public SiloAddress Address => ready.Task.IsCompletedSuccessfully ? ready.Task.Result : throw new InvalidOperationException($"{name} is not ready");
+    public string Name { get; }
+
+    /// <summary>How it was started: <see cref="ProcessCluster.RestartAsync"/> starts a new process the same way.</summary>
+    public SiloLaunch Launch { get; }
+
+    public SiloAddress Address => ready.Task.IsCompletedSuccessfully ? ready.Task.Result : throw new InvalidOperationException($"{Name} is not ready");
 
     /// <summary>Completes, with when its line arrived, once the process reports that it was declared dead (or found itself cut off) and stopped serving.</summary>
-    public Task<DateTimeOffset> DeclaredDead => declaredDead.Task;
+    public Task<DateTimeOffset> DeclaredDead => Launch.DeclaredDeadLine is not null
+        ? declaredDead.Task
+        : throw new InvalidOperationException($"{Name} prints no line when it is declared dead: wait for its exit code instead");
 
-    public bool HasExited => process.HasExited;
+    public bool HasExited => disposed || process.HasExited;
 
-    /// <param name="networkNamespace">Runs the silo inside this namespace (<c>ip netns exec</c>, which keeps the process id).</param>
-    public static async Task<SiloProcess> StartAsync(
-        ITestOutputHelper output, string name, string clusterId, string secret, string postgres, IPEndPoint listen, string? networkNamespace = null)
+    public static async Task<SiloProcess> StartAsync(ITestOutputHelper output, string name, SiloLaunch launch)
     {
-        var dll = Path.Combine(AppContext.BaseDirectory, "OrleansLm.Runtime.TestSilo.dll");
-        var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
-        string[] siloArguments = [dll, "--cluster", clusterId, "--secret", secret, "--postgres", postgres, "--listen", listen.ToString()];
-        var start = networkNamespace is null
-            ? new ProcessStartInfo(dotnet, siloArguments)
-            : new ProcessStartInfo("ip", ["netns", "exec", networkNamespace, dotnet, .. siloArguments]);
-        start.RedirectStandardOutput = true;
-        start.RedirectStandardError = true;
-        start.UseShellExecute = false;
+        var start = new ProcessStartInfo(launch.FileName, launch.Arguments)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = launch.WorkingDirectory ?? "",
+        };
+        foreach (var (variable, value) in launch.Environment)
+            start.Environment[variable] = value;
 
         var process = new Process { StartInfo = start, EnableRaisingEvents = true };
-        var silo = new SiloProcess(process, output, name);
+        var silo = new SiloProcess(process, output, name, launch);
         process.OutputDataReceived += (_, line) => silo.OnOutput(line.Data);
         process.ErrorDataReceived += (_, line) => silo.Log(line.Data);
         process.Exited += (_, _) => silo.ready.TrySetException(new InvalidOperationException($"{name} exited with code {process.ExitCode} before it was ready"));
@@ -75,7 +80,7 @@ public sealed class SiloProcess : IAsyncDisposable
     public void Terminate()
     {
         if (SendSignal(process.Id, SigTerm) != 0)
-            throw new InvalidOperationException($"could not send SIGTERM to {name} (pid {process.Id}): errno {Marshal.GetLastPInvokeError()}");
+            throw new InvalidOperationException($"could not send SIGTERM to {Name} (pid {process.Id}): errno {Marshal.GetLastPInvokeError()}");
     }
 
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
@@ -84,23 +89,26 @@ public sealed class SiloProcess : IAsyncDisposable
         return process.ExitCode;
     }
 
+    /// <summary>Kills the process if it still runs.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (disposed) return;
         if (!process.HasExited)
         {
             process.Kill();
             await process.WaitForExitAsync();
         }
         process.Dispose();
+        disposed = true;
     }
 
     private void OnOutput(string? line)
     {
         if (line is null) return;
         Log(line);
-        if (line.StartsWith(TestSiloHost.ReadyLine, StringComparison.Ordinal))
-            ready.TrySetResult(SiloAddress.Parse(line[TestSiloHost.ReadyLine.Length..]));
-        else if (line == TestSiloHost.DeclaredDeadLine)
+        if (line.StartsWith(Launch.ReadyPrefix, StringComparison.Ordinal))
+            ready.TrySetResult(SiloAddress.Parse(line[Launch.ReadyPrefix.Length..]));
+        else if (line == Launch.DeclaredDeadLine)
             declaredDead.TrySetResult(DateTimeOffset.UtcNow);
     }
 
@@ -109,7 +117,7 @@ public sealed class SiloProcess : IAsyncDisposable
         if (line is null) return;
         try
         {
-            output.WriteLine($"[{name}] {line}");
+            output.WriteLine($"[{Name}] {line}");
         }
         catch (InvalidOperationException)
         {

@@ -1,0 +1,45 @@
+using System.Globalization;
+using System.Net;
+using OrleansLm.Runtime.Cluster;
+using OrleansLm.Silo.Hosting;
+using OrleansLm.Testing.Processes;
+
+namespace OrleansLm.Integration.Tests;
+
+/// <summary>
+/// The silo application (silo/, OrleansLm.Silo.dll, built beside these tests with its libolmtorch.so) as processes of
+/// a <see cref="ProcessCluster"/>, configured as an operator would: OLM_* environment variables and --urls.
+/// </summary>
+public static class SiloApplication
+{
+    public static SiloLaunch Launch(ProcessCluster cluster, string postgres, IReadOnlyList<string> roles, int devices)
+    {
+        var environment = new Dictionary<string, string>
+        {
+            ["OLM_Cluster__ClusterId"] = cluster.ClusterId,
+            ["OLM_Cluster__Secret"] = ProcessCluster.Secret,
+            ["OLM_Cluster__Listen"] = "127.0.0.1:0",
+            ["OLM_Cluster__Postgres"] = postgres,
+            ["OLM_Cluster__Devices"] = devices.ToString(CultureInfo.InvariantCulture),
+            // The processes share the machine's cores: one libtorch thread each keeps them from fighting over them.
+            ["OLM_Silo__TorchThreads"] = "1",
+            ["OLM_Logging__Console__FormatterName"] = "simple",
+            ["OLM_Logging__Console__FormatterOptions__SingleLine"] = "true",
+        };
+        for (var i = 0; i < roles.Count; i++)
+            environment[$"OLM_Cluster__Roles__{i}"] = roles[i];
+        return SiloLaunch.DotnetProgram("OrleansLm.Silo.dll", ["--urls", "http://127.0.0.1:0"], ClusterHost.ReadyLine)
+            with { Environment = environment };
+    }
+
+    /// <summary>The test's own silo: no roles and no devices, so no worker lands on it; the application's membership timings.</summary>
+    public static ClusterSiloOptions Caller(ProcessCluster cluster, string postgres) => new()
+    {
+        ClusterId = cluster.ClusterId,
+        ClusterSecret = ProcessCluster.Secret,
+        PostgresConnectionString = postgres,
+        EndPoint = new IPEndPoint(IPAddress.Loopback, 0),
+        Roles = [],
+        Devices = 0,
+    };
+}
