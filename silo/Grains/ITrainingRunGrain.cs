@@ -26,6 +26,12 @@ public interface ITrainingRunGrain : IGrainWithStringKey
 
     Task<RunStatus> Status();
 
+    /// <summary>
+    /// The mean seconds per step of each phase since the run last (re)started: the workers' pull, data, forward, backward
+    /// and push summed over the workers that took part, and the shards' aggregation summed over the shards.
+    /// </summary>
+    Task<StepTimings> Timings();
+
     /// <summary>Waits until the run has finished, failed or stopped, up to <paramref name="timeout"/>; returns its status then.</summary>
     Task<RunStatus> WaitForEnd(TimeSpan timeout);
 

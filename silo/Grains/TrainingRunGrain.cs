@@ -116,7 +116,6 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
             live.Count, state == RunState.Running ? eta : null, checkpointStep, error, [.. losses]));
     }
 
-    /// <summary>The mean seconds per step of each phase since the run (re)started: workers' phases summed over workers.</summary>
     public Task<StepTimings> Timings() => Task.FromResult(timedSteps > 0 ? timings.Over(timedSteps) : StepTimings.Zero);
 
     public async Task<RunStatus> WaitForEnd(TimeSpan timeout)
@@ -150,6 +149,7 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
     private void StartLoop(bool fromCheckpoint)
     {
         (state, requested, error) = (RunState.Running, Control.None, null);
+        (timings, timedSteps) = (StepTimings.Zero, 0);
         ended = NewSignal();
         DelayDeactivation(KeepAlive);
         loop = RunAsync(fromCheckpoint, ended);
