@@ -39,6 +39,9 @@ public sealed class ClusterTrainingTests : IAsyncLifetime
     [Theory]
     [InlineData("transformer")]
     [InlineData("lstm")]
+    [InlineData("gru")]
+    [InlineData("elman")]
+    [InlineData("fixedwindow")]
     public async Task TwoWorkersOnTwoSilosReproduceTheSingleProcessTrainer(string family)
     {
         var config = Config(family);

@@ -18,10 +18,18 @@ public static class TrainingEquivalence
     /// <summary>A corpus small enough that loading it costs nothing; a run's data.path must hold it.</summary>
     public static string Corpus { get; } = string.Concat(Enumerable.Repeat(Text, 40));
 
-    /// <summary>A run of <paramref name="family"/> ("transformer" or "lstm") small enough for a test to train in seconds.</summary>
+    /// <summary>
+    /// A run of <paramref name="family"/> ("transformer", "fixedwindow", or a recurrent cell: "lstm", "gru", "elman")
+    /// small enough for a test to train in seconds.
+    /// </summary>
     public static RunConfig Config(string corpusPath, string family, int steps, int batchSize) => new(
         new DataSection(corpusPath, BlockSize: 8, BatchSize: batchSize, Seed: 7),
-        family == "lstm" ? new RecurrentSection(Embedding: 8, Hidden: 16, Layers: 1) : new TransformerSection(Layers: 1, Heads: 2, Dim: 16),
+        family switch
+        {
+            "transformer" => new TransformerSection(Layers: 1, Heads: 2, Dim: 16),
+            "fixedwindow" => new FixedWindowSection(Context: 3, Embedding: 8, Hidden: 16),
+            _ => new RecurrentSection(Cell: family, Embedding: 8, Hidden: 16, Layers: family == "gru" ? 2 : 1),
+        },
         new OptimizerSection(Lr: 3e-3),
         new ScheduleSection(Warmup: 2),
         new TrainingSection(Steps: steps, EvalEvery: 0, EvalBatches: 2, GradClip: 0.5, Seed: 11));
