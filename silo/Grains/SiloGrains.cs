@@ -11,10 +11,12 @@ public static class SiloGrains
     public static void Register(IGrainRuntimeBuilder grains)
     {
         grains.Services.AddSingleton<RunData>();
+        grains.Services.AddSingleton<SamplerRefreshes>();
         grains.Grains
             .Add<ITrainingRunGrain, TrainingRunGrain>()
             .Add<IWorkerGrain, WorkerGrain>()
             .Add<IParameterServerGrain, ParameterServerGrain>()
-            .Add<IDataShardGrain, DataShardGrain>();
+            .Add<IDataShardGrain, DataShardGrain>()
+            .Add<ISamplerGrain, SamplerGrain>();
     }
 }

@@ -13,7 +13,7 @@ namespace OrleansLm.Silo.Grains;
 /// answered while the loop it started awaits its workers.
 /// </summary>
 [Reentrant]
-public sealed class TrainingRunGrain(ILogger<TrainingRunGrain> logger) : Grain, ITrainingRunGrain
+public sealed class TrainingRunGrain(ILogger<TrainingRunGrain> logger, RunData data) : Grain, ITrainingRunGrain
 {
     private static readonly TimeSpan KeepAlive = TimeSpan.FromMinutes(30);
 
@@ -53,7 +53,13 @@ public sealed class TrainingRunGrain(ILogger<TrainingRunGrain> logger) : Grain, 
 
     public Task<RunStatus> Stop() => throw new NotSupportedException("stop is being built");
 
-    public Task<string> Export(string? path) => throw new NotSupportedException("export is being built");
+    public Task<string> Export(string? path)
+    {
+        var runId = GetPrimaryKeyString();
+        var runSpec = spec ?? throw new InvalidOperationException($"run {runId} has not been started, so it has no parameters to export");
+        var directory = runSpec.CheckpointDirectory ?? Path.Combine(Path.GetTempPath(), "olm-runs", runId);
+        return RunExport.WriteAsync(GrainFactory, runId, runSpec, data, path ?? Path.Combine(directory, "model.safetensors"));
+    }
 
     public async Task<RunStatus> WaitForEnd(TimeSpan timeout)
     {

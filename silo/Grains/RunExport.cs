@@ -1,0 +1,54 @@
+using OrleansLm.Model.Models;
+using OrleansLm.Model.Training;
+using OrleansLm.Model.Training.Parallel;
+using OrleansLm.Runtime.Grains;
+
+namespace OrleansLm.Silo.Grains;
+
+/// <summary>
+/// A cluster run's parameters as one consolidated <see cref="ModelFile"/>: the slices of its K parameter-server shards,
+/// in order, loaded into the model its configuration builds, written with the run's configuration and tokenizer, so
+/// <c>olm sample</c> and the samplers load it as they load a single-process checkpoint.
+/// </summary>
+public static class RunExport
+{
+    /// <summary>
+    /// Pulls every shard of run <paramref name="runId"/> and writes the model to <paramref name="path"/> (its directory
+    /// is created), atomically; returns the path. The shards are pulled concurrently, so the caller must keep them from
+    /// applying a step meanwhile for the file to hold the parameters of one step.
+    /// </summary>
+    public static async Task<string> WriteAsync(IGrainFactory grains, string runId, RunSpec spec, RunData data, string path)
+    {
+        ArgumentNullException.ThrowIfNull(grains);
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        var config = RunSpecs.Config(spec);
+        var (tokenizer, corpus) = data.Load(config.Data);
+        var slices = await Task.WhenAll(Enumerable.Range(0, spec.ParameterServers)
+            .Select(k => grains.GetGrain<IParameterServerGrain>(runId, k).Pull()));
+
+        // Building a model draws its initial values from libtorch's process-wide RNG, so it takes the lock every seeded
+        // build on this silo takes: unlocked, it could draw between another grain's seeding and building and change
+        // that grain's values. Building it seeded, as the workers do, costs nothing more; the shards' values replace them.
+        ILanguageModel model;
+        lock (RunData.ModelBuilding)
+            model = TrainingRun.BuildModel(config, corpus.VocabularySize);
+        using (model)
+        {
+            var layout = ParameterLayout.Of(model);
+            var ranges = layout.Split(spec.ParameterServers);
+            var values = new float[layout.Count];
+            for (var k = 0; k < ranges.Count; k++)
+            {
+                if (slices[k].Length != ranges[k].Length)
+                    throw new InvalidOperationException(
+                        $"parameter-server shard {k} of run {runId} holds {slices[k].Length} values; its range of the model holds {ranges[k].Length}");
+                slices[k].CopyTo(values, ranges[k].Start);
+            }
+            layout.Load(model, values);
+            var full = Path.GetFullPath(path);
+            Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+            ModelFile.Write(full, model, config, tokenizer);
+            return full;
+        }
+    }
+}
