@@ -36,27 +36,29 @@ public static class SampleCommand
             {
                 try
                 {
-                    var promptTokens = tokenizer.Encode(parse.GetValue(prompt)!);
+                    var promptText = parse.GetValue(prompt)!;
                     var outputs = parse.GetValue(beam) > 0
-                        ? BeamSearch.Search(model, promptTokens, new BeamSearchOptions
+                        ? TextDecoding.Search(model, tokenizer, promptText, new BeamSearchOptions
                         {
                             BeamWidth = parse.GetValue(beam), MaxNewTokens = parse.GetValue(maxTokens),
                             LengthPenalty = parse.GetValue(lengthPenalty), NumReturn = Math.Min(parse.GetValue(samples), parse.GetValue(beam)),
-                        }).Select(h => (h.Tokens, h.LogProbs, Finish: "beam"))
-                        : Generator.Generate(model, promptTokens, new SamplingOptions
+                        })
+                        : TextDecoding.Sample(model, tokenizer, promptText, new SamplingOptions
                         {
                             MaxNewTokens = parse.GetValue(maxTokens), Temperature = parse.GetValue(temperature), TopK = parse.GetValue(topK),
                             TopP = parse.GetValue(topP), RepetitionPenalty = parse.GetValue(repetition), NumSamples = parse.GetValue(samples),
                             Seed = parse.GetValue(seed),
-                            StopSequences = [.. (parse.GetValue(stop) ?? []).Select(s => (IReadOnlyList<int>)tokenizer.Encode(s))],
-                        }).Select(g => (g.Tokens, g.LogProbs, Finish: g.FinishReason.ToString().ToLowerInvariant()));
-                    foreach (var (tokens, logProbs, finish) in outputs)
+                            StopSequences = [.. (parse.GetValue(stop) ?? []).Select(s => (IReadOnlyList<int>)TextDecoding.Encode(tokenizer, s, "stop"))],
+                        });
+                    foreach (var output in outputs)
                     {
-                        var text = tokenizer.Decode(tokens);
                         if (parse.GetValue(json))
-                            Console.WriteLine(JsonSerializer.Serialize(new { text, tokens, log_probs = logProbs, finish_reason = finish }));
+                            Console.WriteLine(JsonSerializer.Serialize(new
+                            {
+                                text = output.Text, tokens = output.Tokens, log_probs = output.LogProbs, finish_reason = output.FinishReason,
+                            }));
                         else
-                            Console.WriteLine(parse.GetValue(prompt) + text);
+                            Console.WriteLine(promptText + output.Text);
                     }
                     return ExitCodes.Ok;
                 }

@@ -25,9 +25,7 @@ public static class ScoreCommand
             {
                 try
                 {
-                    var ids = tokenizer.Encode(input);
-                    if (ids.Length < 2) return Cli.Fail("the text needs at least two tokens to score");
-                    var score = Scorer.Score(model, ids);
+                    var (ids, score) = TextDecoding.Score(model, tokenizer, input, parse.GetValue(file) is null ? "text" : "file");
                     if (parse.GetValue(tokens))
                     {
                         var table = new Table().AddColumns("token", "surprisal (nats)", "bits");

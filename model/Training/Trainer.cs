@@ -85,7 +85,6 @@ public sealed class TrainingDivergedException(string message) : Exception(messag
 /// </summary>
 public sealed class Trainer : IDisposable
 {
-    internal const string ModelPrefix = "model.";
     private const string RngTensor = "rng.cpu";
     private const string StepKey = "olm.step";
     private const string OptimizerStepsKey = "olm.optimizer_steps";
@@ -168,21 +167,20 @@ public sealed class Trainer : IDisposable
     public double Evaluate(IBatchSource source, int batches) => BatchLoss.Evaluate(model, module, source, batches);
 
     /// <summary>
-    /// Writes the model, the optimizer state, the RNG state and the step to one safetensors file, atomically;
-    /// <paramref name="metadata"/> (model config, tokenizer, ...) is stored beside them.
+    /// Writes the model as a <see cref="ModelFile"/> with the optimizer state, the RNG state and the step beside it,
+    /// atomically; <paramref name="metadata"/> (model config, tokenizer, ...) is stored with them.
     /// </summary>
     public void SaveCheckpoint(string path, IReadOnlyDictionary<string, string>? metadata = null)
     {
         using var scope = DisposeScope.Enter();
-        var tensors = new Dictionary<string, Tensor> { [RngTensor] = LibTorch.GetRngState() };
-        foreach (var (name, tensor) in module.StateDict()) tensors[ModelPrefix + name] = tensor;
-        foreach (var (name, tensor) in carried.StateDict()) tensors[CarriedStatePrefix + name] = tensor;
+        var training = new Dictionary<string, Tensor> { [RngTensor] = LibTorch.GetRngState() };
+        foreach (var (name, tensor) in carried.StateDict()) training[CarriedStatePrefix + name] = tensor;
         var allMetadata = new Dictionary<string, string>(metadata ?? new Dictionary<string, string>())
         {
             [StepKey] = Step.ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
-        OptimizerStateEntries.Add(optimizer.StateDict(), tensors, allMetadata, OptimizerStepsKey);
-        Safetensors.Save(path, tensors, allMetadata);
+        OptimizerStateEntries.Add(optimizer.StateDict(), training, allMetadata, OptimizerStepsKey);
+        ModelFile.Save(path, module, training, allMetadata);
     }
 
     /// <summary>Restores what <see cref="SaveCheckpoint"/> wrote; returns the file's metadata.</summary>
@@ -196,7 +194,7 @@ public sealed class Trainer : IDisposable
         var optimizerState = OptimizerStateEntries.Read(content.Tensors, content.Metadata, OptimizerStepsKey,
             reason => new InvalidDataException($"{path}: {reason}"));
 
-        module.LoadStateDict(OptimizerStateEntries.WithPrefix(content.Tensors, ModelPrefix));
+        module.LoadStateDict(ModelFile.ModelTensors(content.Tensors));
         optimizer.LoadStateDict(optimizerState);
         carried.LoadStateDict(OptimizerStateEntries.WithPrefix(content.Tensors, CarriedStatePrefix));
         LibTorch.SetRngState(rng);

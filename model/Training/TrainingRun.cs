@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using OrleansLm.Model.Models;
-using OrleansLm.Model.Nn;
 using OrleansLm.Model.Text;
 using OrleansLm.Model.Torch;
 
@@ -82,38 +81,14 @@ public static class TrainingRun
     }
 
     /// <summary>
-    /// A model with its tokenizer from a file that <c>olm train</c> wrote: a neural checkpoint (the model in eval
-    /// mode, with the run configuration stored in it) or an n-gram model file, told apart by its header, with its
+    /// A model with its tokenizer from a file that <c>olm train</c> or a run's export wrote: a neural <see cref="ModelFile"/>
+    /// (the model in eval mode, with the run configuration stored in it) or an n-gram model file, told apart by its header, with its
     /// <see cref="TokenizerSidecar"/>. An n-gram file stores no run configuration, so Config is null for it.
     /// </summary>
-    /// <exception cref="InvalidDataException">The file, or an n-gram model's tokenizer, is missing, corrupt or not from <c>olm train</c>.</exception>
-    public static (ILanguageModel Model, ITokenizer Tokenizer, RunConfig? Config) LoadForInference(string checkpoint)
-    {
-        if (NGramFile.StartsWithMagic(checkpoint)) return LoadNGram(checkpoint);
-        using var content = Safetensors.Load(checkpoint);
-        string Metadata(string key) => content.Metadata.TryGetValue(key, out var value)
-            ? value
-            : throw new InvalidDataException($"{checkpoint} has no '{key}' metadata: it was not written by `olm train`");
-        var config = ConfigFile.FromJson<RunConfig>(Metadata(RunConfigKey), $"{checkpoint} ({RunConfigKey})");
-        var tokenizer = ITokenizer.FromJson(Metadata(TokenizerKey));
-        if (config.ModelOrDefault is not NeuralModelSection neural)
-            throw new InvalidDataException($"{checkpoint} holds a {config.ModelOrDefault.GetType().Name}, not a neural model");
-        var model = neural.Build(tokenizer.VocabularySize, config.Data.BlockSize);
-        try
-        {
-            var module = (Module)model;
-            module.LoadStateDict(content.Tensors
-                .Where(t => t.Key.StartsWith(Trainer.ModelPrefix, StringComparison.Ordinal))
-                .ToDictionary(t => t.Key[Trainer.ModelPrefix.Length..], t => t.Value));
-            module.Eval();
-            return (model, tokenizer, config);
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
-    }
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="InvalidDataException">The file is corrupt or not from <c>olm train</c> (or a run's export), or an n-gram model's tokenizer is missing or corrupt.</exception>
+    public static (ILanguageModel Model, ITokenizer Tokenizer, RunConfig? Config) LoadForInference(string checkpoint) =>
+        NGramFile.StartsWithMagic(checkpoint) ? LoadNGram(checkpoint) : ModelFile.Read(checkpoint);
 
     /// <summary>
     /// The n-grams of <paramref name="section"/>'s order that end inside <paramref name="slice"/> of <paramref name="corpus"/>,
@@ -197,11 +172,7 @@ public static class TrainingRun
         using var model = BuildModel(config, corpus.VocabularySize);
         using var optimizer = config.OptimizerOrDefault.Build([.. model.Parameters()]);
         var schedule = config.ScheduleOrDefault.Build(config.OptimizerOrDefault.Lr, training.Steps);
-        var metadata = new Dictionary<string, string>
-        {
-            [RunConfigKey] = ConfigFile.ToJson(config),
-            [TokenizerKey] = tokenizer.ToJson(),
-        };
+        var metadata = ModelFile.Metadata(config, tokenizer);
         var (train, validation) = BatchSources(config, corpus);
         using var trainer = new Trainer(model, optimizer, schedule, train, validation, training.ToOptions(metadata));
         if (resume && training.Checkpoint is { } existing && File.Exists(existing)) trainer.LoadCheckpoint(existing);

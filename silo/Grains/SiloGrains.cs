@@ -16,10 +16,12 @@ public static class SiloGrains
     {
         grains.Services.AddSingleton<RunData>();
         grains.Services.AddSingleton(storage);
+        grains.Services.AddSingleton<SamplerRefreshes>();
         grains.Grains
             .Add<ITrainingRunGrain, TrainingRunGrain>()
             .Add<IWorkerGrain, WorkerGrain>()
             .Add<IParameterServerGrain, ParameterServerGrain>()
-            .Add<IDataShardGrain, DataShardGrain>();
+            .Add<IDataShardGrain, DataShardGrain>()
+            .Add<ISamplerGrain, SamplerGrain>();
     }
 }

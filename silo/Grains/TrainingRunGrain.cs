@@ -51,6 +51,9 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
     private long timedSteps;
     private long totalSteps;
 
+    // Held for each step (and its checkpoint), so an export reads every shard at the same step.
+    private readonly SemaphoreSlim stepBoundary = new(1, 1);
+
     private enum Control { None, Pause, Stop }
 
     private string RunId => GetPrimaryKeyString();
@@ -124,7 +127,32 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
         return await Status();
     }
 
-    public Task<string> Export(string? path) => throw new NotSupportedException("export is being built");
+    public async Task<string> Export(string? path)
+    {
+        var runSpec = spec ?? throw new InvalidOperationException($"run {RunId} was never started, so it has no parameters to export");
+        if (RunSpecs.Config(runSpec).ModelOrDefault is NGramSection)
+            return state == RunState.Completed && path is null
+                ? NGramModelPath(runSpec)
+                : throw new InvalidOperationException($"run {RunId} is an n-gram run ({state}): its model is {NGramModelPath(runSpec)} once counted");
+        var target = Path.GetFullPath(path ?? Path.Combine(runSpec.CheckpointDirectory!, "model.safetensors"));
+        if (loop is { IsCompleted: false })
+        {
+            await stepBoundary.WaitAsync();
+            try
+            {
+                return await RunExport.WriteAsync(GrainFactory, RunId, runSpec, data, target);
+            }
+            finally
+            {
+                stepBoundary.Release();
+            }
+        }
+        // Not running: the shards may be gone (idle, or their silos), but the final checkpoint holds what they held.
+        var manifest = RunManifest.NewestValid(runSpec.CheckpointDirectory!, RunId,
+            (directory, e) => logger.LogWarning("run {Run}: skipping checkpoint {Directory}: {Reason}", RunId, directory, e.Message))
+            ?? throw new InvalidOperationException($"run {RunId} is {state} and has no valid checkpoint in {runSpec.CheckpointDirectory} to export");
+        return RunExport.WriteFromCheckpoint(manifest, data, target);
+    }
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -179,37 +207,45 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
             while ((restoring || losses.Count < training.Steps) && await ContinueAsync(pace))
             {
                 DelayDeactivation(KeepAlive);
+                await stepBoundary.WaitAsync();
                 try
                 {
-                    if (restoring)
+                    try
                     {
-                        await RestoreAsync(shards, fromCheckpoint);
-                        (restoring, fromCheckpoint) = (false, true);
-                        if (losses.Count == training.Steps) break;
+                        if (restoring)
+                        {
+                            await RestoreAsync(shards, fromCheckpoint);
+                            (restoring, fromCheckpoint) = (false, true);
+                            if (losses.Count == training.Steps) break;
+                        }
+                        if (live.Count < workers.Count && (live.Count == 0 || lastRejoin.Elapsed >= RejoinEvery))
+                        {
+                            await RejoinAsync(workers);
+                            lastRejoin.Restart();
+                        }
+                        if (live.Count == 0)
+                            throw new WorkersLostException($"no worker could join (spec.workers {runSpec.Workers}): no silo with role '{SiloGrains.WorkerRole}' has a free device");
+                        await StepAsync(losses.Count, schedule.LearningRateAt(losses.Count), training, shards, workers, pace);
+                        if (training.CheckpointEvery > 0 && losses.Count % training.CheckpointEvery == 0 && losses.Count < training.Steps)
+                            await CheckpointAsync(shards);
+                        lastProgress.Restart();
                     }
-                    if (live.Count < workers.Count && (live.Count == 0 || lastRejoin.Elapsed >= RejoinEvery))
+                    catch (Exception e) when (e is not (TrainingDivergedException or ArgumentException))
                     {
-                        await RejoinAsync(workers);
-                        lastRejoin.Restart();
+                        if (lastProgress.Elapsed > RecoveryLimit)
+                            throw new RunRecoveryException($"step {losses.Count}: no progress for {RecoveryLimit.TotalMinutes:F0} minutes; last error: {e.Message}", e);
+                        if (e is WorkersLostException && live.Count > 0) continue;
+                        if (e is not WorkersLostException)
+                        {
+                            logger.LogWarning(e, "run {Run}: step {Step} failed; restoring the parameter servers from the newest checkpoint", RunId, losses.Count);
+                            restoring = true;
+                        }
+                        await Task.Delay(TimeSpan.FromSeconds(1));
                     }
-                    if (live.Count == 0)
-                        throw new WorkersLostException($"no worker could join (spec.workers {runSpec.Workers}): no silo with role '{SiloGrains.WorkerRole}' has a free device");
-                    await StepAsync(losses.Count, schedule.LearningRateAt(losses.Count), training, shards, workers, pace);
-                    if (training.CheckpointEvery > 0 && losses.Count % training.CheckpointEvery == 0 && losses.Count < training.Steps)
-                        await CheckpointAsync(shards);
-                    lastProgress.Restart();
                 }
-                catch (Exception e) when (e is not (TrainingDivergedException or ArgumentException))
+                finally
                 {
-                    if (lastProgress.Elapsed > RecoveryLimit)
-                        throw new RunRecoveryException($"step {losses.Count}: no progress for {RecoveryLimit.TotalMinutes:F0} minutes; last error: {e.Message}", e);
-                    if (e is WorkersLostException && live.Count > 0) continue;
-                    if (e is not WorkersLostException)
-                    {
-                        logger.LogWarning(e, "run {Run}: step {Step} failed; restoring the parameter servers from the newest checkpoint", RunId, losses.Count);
-                        restoring = true;
-                    }
-                    await Task.Delay(TimeSpan.FromSeconds(1));
+                    stepBoundary.Release();
                 }
             }
             await CheckpointAsync(shards);

@@ -47,11 +47,7 @@ public sealed class DataParallelReplica : IDisposable
         var range = Shard(shard);
         if (values.Length != range.Length)
             throw new ArgumentException($"shard {shard} holds {range.Length} values, got {values.Length}", nameof(values));
-        using var scope = DisposeScope.Enter();
-        using var noGrad = LibTorch.NoGrad();
-        var source = Tensor.FromArray(values, [values.Length]);
-        foreach (var segment in segments[shard])
-            FlatView(segment).CopyFrom(source.Narrow(0, segment.ShardOffset, segment.Length));
+        ParameterLayout.CopyInto(parameters, segments[shard], values);
     }
 
     /// <summary>
@@ -111,7 +107,4 @@ public sealed class DataParallelReplica : IDisposable
 
     private ShardRange Shard(int shard) =>
         shard >= 0 && shard < shards.Count ? shards[shard] : throw new ArgumentOutOfRangeException(nameof(shard), shard, $"there are {shards.Count} shards");
-
-    // The segment's elements of its parameter, as a view that writes through to the parameter.
-    private Tensor FlatView(ParameterSegment segment) => parameters[segment.Parameter].View(-1).Narrow(0, segment.Start, segment.Length);
 }

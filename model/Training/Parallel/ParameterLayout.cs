@@ -66,6 +66,17 @@ public sealed class ParameterLayout
         return values;
     }
 
+    /// <summary>
+    /// Copies the flat vector <paramref name="values"/> (P values, e.g. the parameter-server shards' slices one after
+    /// another) into <paramref name="model"/>'s parameters: the inverse of <see cref="Flatten"/>.
+    /// </summary>
+    public void Load(ILanguageModel model, ReadOnlySpan<float> values)
+    {
+        if (values.Length != Count)
+            throw new ArgumentException($"the layout holds {Count} values, got {values.Length}", nameof(values));
+        CopyInto(TensorsOf(model), Segments(new ShardRange(0, 0, Count)), values);
+    }
+
     /// <summary>The parameters that <paramref name="range"/> holds parts of, in order.</summary>
     public IReadOnlyList<ParameterSegment> Segments(ShardRange range)
     {
@@ -95,6 +106,21 @@ public sealed class ParameterLayout
                     $"the model's parameter {i} is '{name}' [{string.Join(", ", parameter.Shape)}], the layout's is {Parameters[i]}", nameof(model));
         }
         return [.. named.Select(p => p.Parameter)];
+    }
+
+    /// <summary>
+    /// Copies <paramref name="slice"/>, the values of a range of the flat vector, into the parts of
+    /// <paramref name="parameters"/> that the range's <paramref name="segments"/> name.
+    /// </summary>
+    internal static void CopyInto(IReadOnlyList<Tensor> parameters, IReadOnlyList<ParameterSegment> segments, ReadOnlySpan<float> slice)
+    {
+        using var scope = DisposeScope.Enter();
+        using var noGrad = LibTorch.NoGrad();
+        var source = Tensor.FromArray(slice, [slice.Length]);
+        // View(-1) writes through to the parameter: the segment's elements of it, flattened row-major.
+        foreach (var segment in segments)
+            parameters[segment.Parameter].View(-1).Narrow(0, segment.Start, segment.Length)
+                .CopyFrom(source.Narrow(0, segment.ShardOffset, segment.Length));
     }
 
     /// <summary>Checks that <paramref name="shards"/> are shards 0, 1, ... in order, covering [0, P) without gaps or overlaps.</summary>

@@ -84,6 +84,58 @@ public sealed class ParameterLayoutTests
     }
 
     [Fact]
+    public void LoadWritesTheFlatVectorIntoTheParametersAsTheInverseOfFlatten()
+    {
+        using var source = TinyModels.Transformer(seed: 6);
+        using var target = TinyModels.Transformer(seed: 7);
+        var layout = ParameterLayout.Of(target);
+        var values = TinyModels.RandomValues(layout.Count, seed: 8);
+
+        layout.Load(target, values);
+
+        // Read back tensor by tensor, not through Flatten: parameter i holds values[offset_i, end_i) in row-major order.
+        var parameters = target.Parameters().ToList();
+        for (var i = 0; i < parameters.Count; i++)
+            parameters[i].ToArray<float>().Should().Equal(values[(int)layout.Parameters[i].Offset..(int)layout.Parameters[i].End], layout.Parameters[i].Name);
+        parameters.Should().OnlyContain(p => p.RequiresGrad, "loading values keeps the parameters trainable");
+
+        layout.Load(target, layout.Flatten(source));
+        target.Parameters().SelectMany(p => p.ToArray<float>()).Should().Equal(source.Parameters().SelectMany(p => p.ToArray<float>()));
+    }
+
+    [Fact]
+    public void LoadTakesTheShardsSlicesOneAfterAnotherAndLeavesNoTensorsBehind()
+    {
+        using var source = TinyModels.Lstm(seed: 9);
+        using var target = TinyModels.Lstm(seed: 10);
+        var layout = ParameterLayout.Of(source);
+        var flat = layout.Flatten(source);
+        var slices = layout.Split(3).Select(r => flat[(int)r.Start..(int)r.End]).ToList();
+        layout.Load(target, flat);   // warm-up
+        var baseline = NativeTensors.SettledCount();
+
+        layout.Load(target, slices.SelectMany(s => s).ToArray());
+
+        NativeTensors.SettledCount().Should().Be(baseline);
+        target.Parameters().SelectMany(p => p.ToArray<float>()).Should().Equal(source.Parameters().SelectMany(p => p.ToArray<float>()));
+    }
+
+    [Fact]
+    public void LoadRefusesAVectorOfTheWrongLengthOrAModelOfAnotherShape()
+    {
+        using var model = TinyModels.Transformer(seed: 11);
+        using var wider = TinyModels.Transformer(seed: 11, dimension: 16);
+        var layout = ParameterLayout.Of(model);
+        var before = layout.Flatten(model);
+
+        var tooShort = () => layout.Load(model, new float[layout.Count - 1]);
+        tooShort.Should().Throw<ArgumentException>().WithParameterName("values").WithMessage($"the layout holds {layout.Count} values, got {layout.Count - 1}*");
+        var otherShape = () => layout.Load(wider, new float[layout.Count]);
+        otherShape.Should().Throw<ArgumentException>().WithParameterName("model");
+        layout.Flatten(model).Should().Equal(before, "a refused load changes nothing");
+    }
+
+    [Fact]
     public void AModelWithoutNamedParametersHasNoLayout()
     {
         var counts = new NGramCounts(2, TinyModels.Corpus.VocabularySize);
