@@ -1,7 +1,5 @@
 using OrleansLm.Model.Models;
 using OrleansLm.Model.Training;
-using OrleansLm.Runtime.Cluster;
-using OrleansLm.Runtime.Membership;
 using OrleansLm.Silo.Grains;
 
 namespace OrleansLm.Integration.Tests;
@@ -16,8 +14,9 @@ public sealed class ClusterNGramTests : IAsyncLifetime
     private const int Parts = 3;
 
     private readonly string directory = Directory.CreateTempSubdirectory("olm-cluster-ngram-").FullName;
-    private readonly InMemoryMembershipTable table = new();
-    private readonly List<ClusterSilo> silos = [];
+    private InProcessCluster? cluster;
+
+    private InProcessCluster Cluster => cluster ?? throw new InvalidOperationException("the cluster has not started");
 
     private string CorpusPath => Path.Combine(directory, "corpus.txt");
 
@@ -27,21 +26,12 @@ public sealed class ClusterNGramTests : IAsyncLifetime
         var random = new Random(5);
         string[] words = ["the", "slings", "and", "arrows", "of", "outrageous", "fortune", "to", "be", "or", "not", "question", "nobler", "mind"];
         await File.WriteAllTextAsync(CorpusPath, string.Join(' ', Enumerable.Range(0, 1500).Select(_ => words[random.Next(words.Length)])));
-        for (var i = 0; i < 2; i++)
-        {
-            var silo = new ClusterSilo(new ClusterSiloOptions
-            {
-                ClusterId = "ngram", ClusterSecret = "cluster-ngram-test", MembershipTable = table, Roles = [SiloGrains.WorkerRole],
-            }, SiloGrains.Register);
-            silos.Add(silo);
-            await silo.StartAsync(CancellationToken.None);
-        }
-        await Task.WhenAll(silos.Select(s => s.Membership.RefreshAsync(CancellationToken.None)));
+        cluster = await InProcessCluster.StartAsync("ngram", [InProcessCluster.Worker, InProcessCluster.Worker]);
     }
 
     public async Task DisposeAsync()
     {
-        foreach (var silo in silos) await silo.DisposeAsync();
+        if (cluster is not null) await cluster.DisposeAsync();
         Directory.Delete(directory, recursive: true);
     }
 
@@ -57,15 +47,15 @@ public sealed class ClusterNGramTests : IAsyncLifetime
         var tokens = corpus.All.Tokens.ToArray();
         var trainLength = corpus.Train.Length;
 
-        // Part 1 asked from the second silo first is placed there, so the run's counting spans both silos.
-        var middle = NGramCounts.Load(new MemoryStream(await silos[1].GrainFactory.GetGrain<IDataShardGrain>(runId, 1).CountNGrams(spec, CancellationToken.None)));
+        // Part 1 asked from the second silo first is placed there, so the run's counting spans both Cluster.Silos.
+        var middle = NGramCounts.Load(new MemoryStream(await Cluster[1].GrainFactory.GetGrain<IDataShardGrain>(runId, 1).CountNGrams(spec, CancellationToken.None)));
         var (from, to) = (trainLength / Parts, 2 * trainLength / Parts);
         AssertSameGrams(middle, CountByHand(tokens, from, to), "part 1 counts the grams that end in its third, with the history before it");
 
         var modelPath = Path.Combine(directory, $"cluster-{smoothing}.ngram");
-        var summary = await NGramCounting.CountAsync(silos[0].GrainFactory, new RunData(), runId, spec, modelPath, CancellationToken.None);
+        var summary = await NGramCounting.CountAsync(Cluster[0].GrainFactory, new RunData(), runId, spec, modelPath, CancellationToken.None);
 
-        silos.Should().OnlyContain(s => s.Runtime.ActivationCount > 0, "the parts were counted on both silos");
+        Cluster.Silos.Should().OnlyContain(s => s.Runtime.ActivationCount > 0, "the parts were counted on both silos");
         AssertSameGrams(NGramCounts.Load(modelPath), CountByHand(tokens, 0, trainLength), "the merged parts count the whole training split");
 
         var singlePath = Path.Combine(directory, $"single-{smoothing}.ngram");
@@ -90,18 +80,18 @@ public sealed class ClusterNGramTests : IAsyncLifetime
     {
         var json = ConfigFile.ToJson(Config(NGramSmoothing.KneserNey));
         var count = () => NGramCounting.CountAsync(
-            silos[0].GrainFactory, new RunData(), "bad-parts", new RunSpec(json, Workers: 0, ParameterServers: 1), Path.Combine(directory, "m.ngram"), CancellationToken.None);
+            Cluster[0].GrainFactory, new RunData(), "bad-parts", new RunSpec(json, Workers: 0, ParameterServers: 1), Path.Combine(directory, "m.ngram"), CancellationToken.None);
         await count.Should().ThrowAsync<ArgumentException>().WithMessage("spec.workers must be at least 1, not 0*");
 
         foreach (var part in new[] { -1, Parts })
         {
-            var shard = () => silos[1].GrainFactory.GetGrain<IDataShardGrain>("bad-parts", part).CountNGrams(new RunSpec(json, Parts, 1), CancellationToken.None);
+            var shard = () => Cluster[1].GrainFactory.GetGrain<IDataShardGrain>("bad-parts", part).CountNGrams(new RunSpec(json, Parts, 1), CancellationToken.None);
             await shard.Should().ThrowAsync<ArgumentException>().WithMessage($"data shard {part} does not exist in a run of {Parts} parts (spec.workers)*");
         }
 
         var neural = ConfigFile.ToJson(Config(NGramSmoothing.KneserNey) with { Model = new TransformerSection(Layers: 1, Heads: 1, Dim: 8) });
         var notNGram = () => NGramCounting.CountAsync(
-            silos[0].GrainFactory, new RunData(), "bad-family", new RunSpec(neural, Parts, 1), Path.Combine(directory, "m.ngram"), CancellationToken.None);
+            Cluster[0].GrainFactory, new RunData(), "bad-family", new RunSpec(neural, Parts, 1), Path.Combine(directory, "m.ngram"), CancellationToken.None);
         await notNGram.Should().ThrowAsync<ArgumentException>().WithMessage("spec.config: model.family is Transformer, not ngram*");
         File.Exists(Path.Combine(directory, "m.ngram")).Should().BeFalse();
     }

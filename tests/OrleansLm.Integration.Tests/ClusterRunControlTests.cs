@@ -4,7 +4,6 @@ using Microsoft.Extensions.Logging;
 using OrleansLm.Model.Optim;
 using OrleansLm.Model.Training;
 using OrleansLm.Runtime.Cluster;
-using OrleansLm.Runtime.Membership;
 using OrleansLm.Silo.Grains;
 using OrleansLm.Silo.Runs;
 
@@ -21,33 +20,24 @@ public sealed class ClusterRunControlTests : IAsyncLifetime
 
     private readonly string corpusPath = Path.Combine(Path.GetTempPath(), $"olm-control-{Guid.NewGuid():N}.txt");
     private readonly DirectoryInfo checkpoints = Directory.CreateTempSubdirectory("olm-control-checkpoints-");
-    private readonly InMemoryMembershipTable table = new();
     private readonly InMemoryRunStore store = new();
     private readonly CapturingLoggers logs = new();
-    private readonly List<ClusterSilo> silos = [];
+    private InProcessCluster? cluster;
 
-    private ClusterSilo Caller => silos[0];
+    private InProcessCluster Cluster => cluster ?? throw new InvalidOperationException("the cluster has not started");
+
+    private ClusterSilo Caller => Cluster[0];
 
     public async Task InitializeAsync()
     {
         await File.WriteAllTextAsync(corpusPath, TrainingEquivalence.Corpus);
-        var storage = new RunStorage(store, checkpoints.FullName);
-        for (var i = 0; i < 3; i++)
-        {
-            var silo = new ClusterSilo(new ClusterSiloOptions
-            {
-                ClusterId = "control", ClusterSecret = "cluster-control-test", MembershipTable = table,
-                Roles = i == 0 ? [] : [SiloGrains.WorkerRole], Devices = i == 0 ? 0 : 1,
-            }, grains => SiloGrains.Register(grains, storage), logs);
-            silos.Add(silo);
-            await silo.StartAsync(CancellationToken.None);
-        }
-        await Task.WhenAll(silos.Select(s => s.Membership.RefreshAsync(CancellationToken.None)));
+        cluster = await InProcessCluster.StartAsync(
+            "control", [InProcessCluster.Caller, InProcessCluster.Worker, InProcessCluster.Worker], new RunStorage(store, checkpoints.FullName), logs);
     }
 
     public async Task DisposeAsync()
     {
-        foreach (var silo in silos) await silo.DisposeAsync();
+        if (cluster is not null) await cluster.DisposeAsync();
         File.Delete(corpusPath);
         checkpoints.Delete(recursive: true);
     }
@@ -122,7 +112,7 @@ public sealed class ClusterRunControlTests : IAsyncLifetime
         await run.Start(Spec(config));
         await Until(run, s => s.Step >= 20);
 
-        await silos[2].CrashAsync();
+        await Cluster[2].CrashAsync();
         var completed = await TrainingEquivalence.RunToEndAsync(run, Patience);
 
         completed.Error.Should().BeNull();
@@ -136,13 +126,13 @@ public sealed class ClusterRunControlTests : IAsyncLifetime
     public async Task ACoordinatorLostWithItsSiloContinuesFromTheNewestCheckpointWhereverItIsCalledNext()
     {
         var config = Config(steps: 150, checkpointEvery: 10);
-        var lost = silos[0];
+        var lost = Cluster[0];
         var run = lost.GrainFactory.GetGrain<ITrainingRunGrain>("coordinator-crash");
         await run.Start(Spec(config));
         await Until(run, s => s.CheckpointStep >= 20);
 
         await lost.CrashAsync();
-        var elsewhere = silos[1].GrainFactory.GetGrain<ITrainingRunGrain>("coordinator-crash");
+        var elsewhere = Cluster[1].GrainFactory.GetGrain<ITrainingRunGrain>("coordinator-crash");
         RunStatus? completed = null;
         var deadline = DateTime.UtcNow + Patience;
         while (completed is not { State: RunState.Completed or RunState.Failed } && DateTime.UtcNow < deadline)

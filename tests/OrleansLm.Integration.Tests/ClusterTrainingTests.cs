@@ -1,6 +1,4 @@
 using OrleansLm.Model.Training;
-using OrleansLm.Runtime.Cluster;
-using OrleansLm.Runtime.Membership;
 using OrleansLm.Silo.Grains;
 
 namespace OrleansLm.Integration.Tests;
@@ -12,27 +10,19 @@ namespace OrleansLm.Integration.Tests;
 public sealed class ClusterTrainingTests : IAsyncLifetime
 {
     private readonly string corpusPath = Path.Combine(Path.GetTempPath(), $"olm-cluster-{Guid.NewGuid():N}.txt");
-    private readonly InMemoryMembershipTable table = new();
-    private readonly List<ClusterSilo> silos = [];
+    private InProcessCluster? cluster;
+
+    private InProcessCluster Cluster => cluster ?? throw new InvalidOperationException("the cluster has not started");
 
     public async Task InitializeAsync()
     {
         await File.WriteAllTextAsync(corpusPath, TrainingEquivalence.Corpus);
-        for (var i = 0; i < 2; i++)
-        {
-            var silo = new ClusterSilo(new ClusterSiloOptions
-            {
-                ClusterId = "training", ClusterSecret = "cluster-training-test", MembershipTable = table, Roles = [SiloGrains.WorkerRole], Devices = 1,
-            }, SiloGrains.Register);
-            silos.Add(silo);
-            await silo.StartAsync(CancellationToken.None);
-        }
-        await Task.WhenAll(silos.Select(s => s.Membership.RefreshAsync(CancellationToken.None)));
+        cluster = await InProcessCluster.StartAsync("training", [InProcessCluster.Worker, InProcessCluster.Worker]);
     }
 
     public async Task DisposeAsync()
     {
-        foreach (var silo in silos) await silo.DisposeAsync();
+        if (cluster is not null) await cluster.DisposeAsync();
         File.Delete(corpusPath);
     }
 
@@ -47,18 +37,18 @@ public sealed class ClusterTrainingTests : IAsyncLifetime
         var config = Config(family);
         var expected = TrainingEquivalence.SingleProcessLosses(config);
 
-        var run = silos[0].GrainFactory.GetGrain<ITrainingRunGrain>($"equivalence-{family}");
+        var run = Cluster[0].GrainFactory.GetGrain<ITrainingRunGrain>($"equivalence-{family}");
         await run.Start(new RunSpec(ConfigFile.ToJson(config), Workers: 2, ParameterServers: 2));
         var status = await TrainingEquivalence.RunToEndAsync(run, TimeSpan.FromMinutes(3));
 
         TrainingEquivalence.ShouldReproduce(status, expected);
-        silos.Should().OnlyContain(s => s.Runtime.DeviceActivations == 1, "each silo's one device holds one worker");
+        Cluster.Silos.Should().OnlyContain(s => s.Runtime.DeviceActivations == 1, "each silo's one device holds one worker");
     }
 
     [Fact]
     public async Task AStartWhoseWorkersDoNotSplitTheBatchIsRefusedNamingTheField()
     {
-        var run = silos[0].GrainFactory.GetGrain<ITrainingRunGrain>("bad-split");
+        var run = Cluster[0].GrainFactory.GetGrain<ITrainingRunGrain>("bad-split");
         var start = () => run.Start(new RunSpec(ConfigFile.ToJson(Config("transformer")), Workers: 3, ParameterServers: 1));
         await start.Should().ThrowAsync<ArgumentException>().WithMessage("*spec.workers*batch_size 4*");
         (await run.Status()).State.Should().Be(RunState.NotStarted);

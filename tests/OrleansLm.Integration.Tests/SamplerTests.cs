@@ -2,8 +2,6 @@ using OrleansLm.Model.Decoding;
 using OrleansLm.Model.Models;
 using OrleansLm.Model.Training;
 using OrleansLm.Model.Training.Parallel;
-using OrleansLm.Runtime.Cluster;
-using OrleansLm.Runtime.Membership;
 using OrleansLm.Silo.Grains;
 
 namespace OrleansLm.Integration.Tests;
@@ -18,29 +16,21 @@ public sealed class SamplerTests : IAsyncLifetime
     private const string Prompt = "to be";
 
     private readonly string directory = Directory.CreateTempSubdirectory("olm-sampler-").FullName;
-    private readonly InMemoryMembershipTable table = new();
-    private readonly List<ClusterSilo> silos = [];
+    private InProcessCluster? cluster;
+
+    private InProcessCluster Cluster => cluster ?? throw new InvalidOperationException("the cluster has not started");
 
     private string CorpusPath => Path.Combine(directory, "corpus.txt");
 
     public async Task InitializeAsync()
     {
         await File.WriteAllTextAsync(CorpusPath, string.Concat(Enumerable.Repeat(Text, 40)));
-        for (var i = 0; i < 2; i++)
-        {
-            var silo = new ClusterSilo(new ClusterSiloOptions
-            {
-                ClusterId = "sampling", ClusterSecret = "cluster-sampling-test", MembershipTable = table, Roles = [SiloGrains.WorkerRole], Devices = 1,
-            }, SiloGrains.Register);
-            silos.Add(silo);
-            await silo.StartAsync(CancellationToken.None);
-        }
-        await Task.WhenAll(silos.Select(s => s.Membership.RefreshAsync(CancellationToken.None)));
+        cluster = await InProcessCluster.StartAsync("sampling", [InProcessCluster.Worker, InProcessCluster.Worker]);
     }
 
     public async Task DisposeAsync()
     {
-        foreach (var silo in silos) await silo.DisposeAsync();
+        if (cluster is not null) await cluster.DisposeAsync();
         Directory.Delete(directory, recursive: true);
     }
 
@@ -48,7 +38,7 @@ public sealed class SamplerTests : IAsyncLifetime
     public async Task ASingleProcessCheckpointSamplesAndScoresThroughTheGrainAsTheModelLibraryDoes()
     {
         var checkpoint = TrainCheckpoint("single.safetensors", steps: 40, seed: 11);
-        var sampler = silos[0].GrainFactory.GetGrain<ISamplerGrain>(checkpoint);
+        var sampler = Cluster[0].GrainFactory.GetGrain<ISamplerGrain>(checkpoint);
 
         var greedy = await sampler.Sample(new SampleRequest(Prompt, MaxNewTokens: 30));
         var sampled = await sampler.Sample(new SampleRequest(Prompt, MaxNewTokens: 30, DecodingMethod.Sampling, Temperature: 0.8, TopK: 5, TopP: 0.9, Seed: 4));
@@ -86,7 +76,7 @@ public sealed class SamplerTests : IAsyncLifetime
     {
         var checkpoint = Path.Combine(directory, "trigram.ngram");
         TrainingRun.Execute(Config(steps: 1, seed: 1, checkpoint) with { Model = new NGramSection(Order: 3) });
-        var sampler = silos[0].GrainFactory.GetGrain<ISamplerGrain>(checkpoint);
+        var sampler = Cluster[0].GrainFactory.GetGrain<ISamplerGrain>(checkpoint);
 
         var greedy = await sampler.Sample(new SampleRequest(Prompt, MaxNewTokens: 20));
         var score = await sampler.Score(Text);
@@ -105,7 +95,7 @@ public sealed class SamplerTests : IAsyncLifetime
     {
         var config = Config(steps: 6, seed: 5, checkpoint: null);
         var runDirectory = Path.Combine(directory, "run");
-        var run = silos[0].GrainFactory.GetGrain<ITrainingRunGrain>("exported");
+        var run = Cluster[0].GrainFactory.GetGrain<ITrainingRunGrain>("exported");
         await run.Start(new RunSpec(ConfigFile.ToJson(config), Workers: 2, ParameterServers: 2, runDirectory));
         var status = await run.WaitForEnd(TimeSpan.FromMinutes(3));
         status.Error.Should().BeNull();
@@ -114,7 +104,7 @@ public sealed class SamplerTests : IAsyncLifetime
         var path = await run.Export(null);
 
         path.Should().Be(Path.Combine(runDirectory, "model.safetensors"));
-        var shards = await Task.WhenAll(Enumerable.Range(0, 2).Select(k => silos[1].GrainFactory.GetGrain<IParameterServerGrain>("exported", k).Pull()));
+        var shards = await Task.WhenAll(Enumerable.Range(0, 2).Select(k => Cluster[1].GrainFactory.GetGrain<IParameterServerGrain>("exported", k).Pull()));
         var (model, tokenizer, loadedConfig) = TrainingRun.LoadForInference(path);
         using (model)
         {
@@ -123,7 +113,7 @@ public sealed class SamplerTests : IAsyncLifetime
             ValidationLoss(model, config).Should().BeApproximately(status.ValidationLoss, 1e-9 * status.ValidationLoss,
                 "the run's worker evaluated these parameters on the same validation batches");
 
-            var sampler = silos[1].GrainFactory.GetGrain<ISamplerGrain>(SamplerKey.ForRun("exported"));
+            var sampler = Cluster[1].GrainFactory.GetGrain<ISamplerGrain>(SamplerKey.ForRun("exported"));
             var sample = await sampler.Sample(new SampleRequest(Prompt, MaxNewTokens: 20));
             var expected = Generator.Generate(model, tokenizer.Encode(Prompt), new SamplingOptions { MaxNewTokens = 20, Temperature = 0 })[0];
             sample.Tokens.Should().Equal(expected.Tokens);
@@ -140,7 +130,7 @@ public sealed class SamplerTests : IAsyncLifetime
     {
         var checkpoint = TrainCheckpoint("refreshed.safetensors", steps: 3, seed: 1);
         var first = GreedyDecode(checkpoint);
-        var sampler = silos[0].GrainFactory.GetGrain<ISamplerGrain>(checkpoint);
+        var sampler = Cluster[0].GrainFactory.GetGrain<ISamplerGrain>(checkpoint);
         var request = new SampleRequest(Prompt, MaxNewTokens: 16);
         // Concurrent calls grow the silo's pool of activations for the key beyond one.
         (await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => sampler.Sample(request)))).Should().OnlyContain(c => c.Tokens.SequenceEqual(first));
@@ -159,7 +149,7 @@ public sealed class SamplerTests : IAsyncLifetime
     public async Task BadRequestsAreRefusedNamingTheirField()
     {
         var checkpoint = TrainCheckpoint("bad-input.safetensors", steps: 4, seed: 3);
-        var sampler = silos[0].GrainFactory.GetGrain<ISamplerGrain>(checkpoint);
+        var sampler = Cluster[0].GrainFactory.GetGrain<ISamplerGrain>(checkpoint);
 
         await Refused<ArgumentException>(sampler.Sample(new SampleRequest("")), "*prompt needs at least 1 token*");
         await Refused<ArgumentException>(sampler.Sample(new SampleRequest("to #")), "character '#'*not in the vocabulary*prompt*");
@@ -182,7 +172,7 @@ public sealed class SamplerTests : IAsyncLifetime
         await Refused<InvalidOperationException>(Sampler(SamplerKey.ForRun("never-started")).Sample(new SampleRequest(Prompt)), "run never-started was never started*");
     }
 
-    private ISamplerGrain Sampler(string key) => silos[0].GrainFactory.GetGrain<ISamplerGrain>(key);
+    private ISamplerGrain Sampler(string key) => Cluster[0].GrainFactory.GetGrain<ISamplerGrain>(key);
 
     private static async Task Refused<TException>(Task call, string message) where TException : Exception
     {
