@@ -267,8 +267,15 @@ public sealed record TrainingSection(
     {
         ConfigFile.Require(Threads >= 0, "training.threads", $"must be non-negative, got {Threads}");
         ConfigFile.Require(MaxSeconds >= 0 && double.IsFinite(MaxSeconds), "training.max_seconds", $"must be a non-negative number of seconds (0 = no limit), got {MaxSeconds}");
-        ToOptions(null).Validate();
+        ConfigFile.Require(CheckpointEvery >= 0, "training.checkpoint_every", $"must be non-negative, got {CheckpointEvery}");
+        // Whether checkpoint_every needs training.checkpoint depends on who runs it: olm train writes its checkpoints
+        // there (RequireCheckpointFile), a cluster run into its own checkpoint directory.
+        (ToOptions(null) with { CheckpointEvery = 0 }).Validate();
     }
+
+    /// <summary>What the single-process trainer needs on top: a file for the checkpoints checkpoint_every asks for.</summary>
+    public void RequireCheckpointFile() =>
+        ConfigFile.Require(CheckpointEvery == 0 || !string.IsNullOrWhiteSpace(Checkpoint), "training.checkpoint", "is required when training.checkpoint_every > 0");
 
     public TrainerOptions ToOptions(IReadOnlyDictionary<string, string>? checkpointMetadata) => new()
     {

@@ -27,6 +27,7 @@ public static class TrainingRun
     public static RunSummary Execute(RunConfig config, IProgress<TrainingEvent>? progress = null, bool resume = false, CancellationToken cancellation = default)
     {
         var training = config.TrainingOrDefault;
+        if (config.ModelOrDefault is NeuralModelSection) training.RequireCheckpointFile();
         if (training.Threads > 0) LibTorch.NumThreads = training.Threads;
         var clock = Stopwatch.StartNew();
         var (tokenizer, corpus) = LoadData(config.Data);

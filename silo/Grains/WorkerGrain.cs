@@ -39,6 +39,8 @@ public sealed class WorkerGrain(RunData data) : Grain, IWorkerGrain
 
     public async Task<WorkerStepResult> Step(long step, long attempt, int[] parts)
     {
+        // A worker re-activated after its silo was lost has no data shards yet: say so, not that the parts are wrong.
+        if (replica is null) throw NotPrepared();
         if (parts.Length == 0 || parts.Any(p => p < 0 || p >= dataShards.Count))
             throw new ArgumentOutOfRangeException(nameof(parts), $"parts must name some of the run's {dataShards.Count} batch parts, got [{string.Join(", ", parts)}]");
         var clock = Stopwatch.StartNew();
@@ -69,12 +71,14 @@ public sealed class WorkerGrain(RunData data) : Grain, IWorkerGrain
 
     private async Task<DataParallelReplica> PullAsync()
     {
-        var prepared = replica ?? throw new InvalidOperationException($"worker {GetCompoundKey()} was not prepared for a run");
+        var prepared = replica ?? throw NotPrepared();
         var values = await Task.WhenAll(shards.Select(shard => shard.Pull()));
         for (var k = 0; k < values.Length; k++)
             prepared.LoadShard(k, values[k]);
         return prepared;
     }
+
+    private InvalidOperationException NotPrepared() => new($"worker {GetCompoundKey()} was not prepared for a run");
 
     private void ReleaseReplica()
     {

@@ -12,7 +12,8 @@ namespace OrleansLm.Integration.Tests;
 /// </summary>
 public static class SiloApplication
 {
-    public static SiloLaunch Launch(ProcessCluster cluster, string postgres, IReadOnlyList<string> roles, int devices)
+    /// <param name="checkpointRoot">Cluster:CheckpointRoot; null for the application's default (relative to the tests' directory).</param>
+    public static SiloLaunch Launch(ProcessCluster cluster, string postgres, IReadOnlyList<string> roles, int devices, string? checkpointRoot = null)
     {
         var environment = new Dictionary<string, string>
         {
@@ -26,6 +27,8 @@ public static class SiloApplication
             ["OLM_Logging__Console__FormatterName"] = "simple",
             ["OLM_Logging__Console__FormatterOptions__SingleLine"] = "true",
         };
+        if (checkpointRoot is not null)
+            environment["OLM_Cluster__CheckpointRoot"] = checkpointRoot;
         for (var i = 0; i < roles.Count; i++)
             environment[$"OLM_Cluster__Roles__{i}"] = roles[i];
         return SiloLaunch.DotnetProgram("OrleansLm.Silo.dll", ["--urls", "http://127.0.0.1:0"], ClusterHost.ReadyLine)

@@ -35,7 +35,10 @@ public static class TrainingEquivalence
         new TrainingSection(Steps: steps, EvalEvery: 0, EvalBatches: 2, GradClip: 0.5, Seed: 11));
 
     /// <summary>The training loss at every step of <paramref name="config"/> on the single-process trainer.</summary>
-    public static List<double> SingleProcessLosses(RunConfig config)
+    public static List<double> SingleProcessLosses(RunConfig config) => SingleProcessRun(config).Losses;
+
+    /// <summary>The training loss at every step of <paramref name="config"/> on the single-process trainer, and its validation loss after the last.</summary>
+    public static (List<double> Losses, double ValidationLoss) SingleProcessRun(RunConfig config)
     {
         var (_, corpus) = TrainingRun.LoadData(config.Data);
         List<double> losses = [];
@@ -47,9 +50,9 @@ public static class TrainingEquivalence
             var training = config.TrainingOrDefault;
             using var trainer = new Trainer(model, optimizer, config.ScheduleOrDefault.Build(config.OptimizerOrDefault.Lr, training.Steps), train, validation,
                 training.ToOptions(null) with { ReportEvery = 1, EvalEvery = 0, CheckpointEvery = 0, CheckpointPath = null });
-            trainer.Run(new StepLosses(losses));
+            var validationLoss = trainer.Run(new StepLosses(losses));
+            return (losses, validationLoss);
         }
-        return losses;
     }
 
     /// <summary>The run's status once it is no longer running, or when <paramref name="limit"/> has passed.</summary>

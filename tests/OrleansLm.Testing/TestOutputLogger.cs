@@ -1,11 +1,15 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Xunit.Abstractions;
 
 namespace OrleansLm.Testing;
 
-/// <summary>Sends log lines to the test's output, prefixed with milliseconds since the logger was made and a name.</summary>
-public sealed class TestOutputLogger<T>(ITestOutputHelper output, string name) : ILogger<T>
+/// <summary>
+/// Sends log lines to the test's output, prefixed with milliseconds since the logger was made and a name; with
+/// <paramref name="lines"/>, keeps them there too.
+/// </summary>
+public sealed class TestOutputLogger<T>(ITestOutputHelper output, string name, ConcurrentQueue<string>? lines = null) : ILogger<T>
 {
     private readonly Stopwatch sinceStart = Stopwatch.StartNew();
 
@@ -15,10 +19,12 @@ public sealed class TestOutputLogger<T>(ITestOutputHelper output, string name) :
 
     public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
     {
+        var line = $"{sinceStart.ElapsedMilliseconds,6} ms {name} {logLevel}: {formatter(state, exception)}"
+            + (exception is null ? "" : $" ({exception.GetType().Name}: {exception.Message})");
+        lines?.Enqueue(line);
         try
         {
-            output.WriteLine($"{sinceStart.ElapsedMilliseconds,6} ms {name} {logLevel}: {formatter(state, exception)}"
-                + (exception is null ? "" : $" ({exception.GetType().Name}: {exception.Message})"));
+            output.WriteLine(line);
         }
         catch (InvalidOperationException)
         {

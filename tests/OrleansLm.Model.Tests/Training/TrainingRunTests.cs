@@ -80,6 +80,7 @@ public sealed class TrainingRunTests : IDisposable
     [InlineData("data:\n  path: X\ntraining:\n  grad_accumulation: 0", "gradient_accumulation*")]
     [InlineData("model:\n  family: transformer", "*missing required field 'data'*")]
     [InlineData("data:\n  path: X\ntraining:\n  max_seconds: -5", "training.max_seconds: must be a non-negative number*got -5")]
+    [InlineData("data:\n  path: X\ntraining:\n  checkpoint_every: -1", "training.checkpoint_every: must be non-negative, got -1")]
     public void BadRunConfigsNameTheField(string yaml, string expected)
     {
         var parse = () => ConfigFile.Parse<RunConfig>(yaml.Replace("X", corpus), "run.yaml");
@@ -100,6 +101,18 @@ public sealed class TrainingRunTests : IDisposable
     {
         var run = () => TrainingRun.Execute(ConfigFile.Parse<RunConfig>("data:\n  path: /nonexistent/corpus.txt"));
         run.Should().Throw<ConfigException>().WithMessage("data.path: cannot read /nonexistent/corpus.txt*");
+    }
+
+    [Fact]
+    public void PeriodicCheckpointsNeedAFileOnlyWhereOlmTrainRunsThem()
+    {
+        // A cluster run checkpoints into its own directory, so the configuration alone is valid.
+        var config = ConfigFile.Parse<RunConfig>("data:\n  path: /nonexistent/corpus.txt\ntraining:\n  checkpoint_every: 10");
+        config.TrainingOrDefault.CheckpointEvery.Should().Be(10);
+
+        var run = () => TrainingRun.Execute(config);
+        run.Should().Throw<ConfigException>().WithMessage("training.checkpoint: is required when training.checkpoint_every > 0",
+            "olm train refuses before it reads the corpus (which does not exist)");
     }
 
     [Fact]

@@ -16,6 +16,7 @@ public sealed class ProcessCluster(ITestOutputHelper output) : IAsyncDisposable
     private static readonly TimeSpan CallerSeesEveryone = TimeSpan.FromSeconds(20);
 
     private readonly List<SiloProcess> processes = [];
+    private readonly TestOutputLoggerProvider callerLog = new(output, "caller");
     private int started;
 
     public string ClusterId { get; } = $"processes-{Guid.NewGuid():N}";
@@ -31,6 +32,9 @@ public sealed class ProcessCluster(ITestOutputHelper output) : IAsyncDisposable
     }
 
     public ClusterSilo? Caller { get; private set; }
+
+    /// <summary>Every line the test's silos (<see cref="StartCallerAsync"/>) have logged so far, one after another.</summary>
+    public IReadOnlyCollection<string> CallerLines => callerLog.Lines;
 
     public async Task<SiloProcess> StartProcessAsync(SiloLaunch launch)
     {
@@ -64,7 +68,7 @@ public sealed class ProcessCluster(ITestOutputHelper output) : IAsyncDisposable
     /// </summary>
     public async Task<ClusterSilo> StartCallerAsync(ClusterSiloOptions options, Action<IGrainRuntimeBuilder> configureGrains)
     {
-        Caller = new ClusterSilo(options, configureGrains, TestOutputLoggerProvider.Factory(output, "caller"));
+        Caller = new ClusterSilo(options, configureGrains, callerLog.CreateFactory());
         await Caller.StartAsync(CancellationToken.None);
         var running = Processes.Count(p => !p.HasExited);
         await Eventually.HoldsAsync(

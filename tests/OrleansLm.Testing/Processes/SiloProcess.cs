@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using OrleansLm.Runtime;
@@ -17,6 +18,7 @@ public sealed class SiloProcess : IAsyncDisposable
     private readonly ITestOutputHelper output;
     private readonly TaskCompletionSource<SiloAddress> ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<DateTimeOffset> declaredDead = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ConcurrentQueue<string> lines = new();
     private bool disposed;
 
     private SiloProcess(Process process, ITestOutputHelper output, string name, SiloLaunch launch)
@@ -40,6 +42,9 @@ public sealed class SiloProcess : IAsyncDisposable
         : throw new InvalidOperationException($"{Name} prints no line when it is declared dead: wait for its exit code instead");
 
     public bool HasExited => disposed || process.HasExited;
+
+    /// <summary>Every line it has printed so far, standard output and error, for tests that look for what it logged.</summary>
+    public IReadOnlyCollection<string> Lines => lines;
 
     public static async Task<SiloProcess> StartAsync(ITestOutputHelper output, string name, SiloLaunch launch)
     {
@@ -115,6 +120,7 @@ public sealed class SiloProcess : IAsyncDisposable
     private void Log(string? line)
     {
         if (line is null) return;
+        lines.Enqueue(line);
         try
         {
             output.WriteLine($"[{Name}] {line}");
