@@ -53,7 +53,9 @@ public static class ModelFile
         var tokenizer = ITokenizer.FromJson(Metadata(TrainingRun.TokenizerKey));
         if (config.ModelOrDefault is not NeuralModelSection neural)
             throw new InvalidDataException($"{path} holds a {config.ModelOrDefault.GetType().Name}, not a neural model");
-        var model = neural.Build(tokenizer.VocabularySize, config.Data.BlockSize);
+        ILanguageModel model;
+        lock (TrainingRun.ModelBuilding)
+            model = neural.Build(tokenizer.VocabularySize, config.Data.BlockSize);
         try
         {
             var module = (Module)model;

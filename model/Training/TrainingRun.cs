@@ -57,17 +57,25 @@ public static class TrainingRun
     }
 
     /// <summary>
+    /// Held by every model build in this library (seeded or not): libtorch's RNG is process-wide, so a build on one thread
+    /// must not draw between another thread's seeding and building. Code outside that seeds and builds takes it too.
+    /// </summary>
+    public static Lock ModelBuilding { get; } = new();
+
+    /// <summary>
     /// The run's neural model with its initial parameters: libtorch's RNG is seeded with training.seed just before the
-    /// model is built, so every process that builds it gets the same values (and the RNG is left where a run's first step
-    /// finds it). The RNG is process-wide: where several threads may build models or draw random numbers at once (grains
-    /// of different runs in one silo), call this under a lock they all take.
+    /// model is built, under <see cref="ModelBuilding"/>, so every process and thread that builds it gets the same values
+    /// (and, on one thread, the RNG is left where a run's first step finds it).
     /// </summary>
     public static ILanguageModel BuildModel(RunConfig config, int vocabularySize)
     {
         if (config.ModelOrDefault is not NeuralModelSection neural)
             throw new ConfigException($"model.family: {config.ModelOrDefault.GetType().Name} is not a neural model");
-        LibTorch.ManualSeed(config.TrainingOrDefault.Seed);
-        return neural.Build(vocabularySize, config.Data.BlockSize);
+        lock (ModelBuilding)
+        {
+            LibTorch.ManualSeed(config.TrainingOrDefault.Seed);
+            return neural.Build(vocabularySize, config.Data.BlockSize);
+        }
     }
 
     /// <summary>

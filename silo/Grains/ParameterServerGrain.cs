@@ -109,14 +109,9 @@ public sealed class ParameterServerGrain(RunData data) : Grain, IParameterServer
         var config = RunSpecs.Config(spec);
         var (_, index) = GetCompoundKey();
         var (_, corpus) = data.Load(config.Data);
-        ParameterLayout layout;
-        float[] initial;
-        lock (RunData.ModelBuilding)
-        {
-            using var model = TrainingRun.BuildModel(config, corpus.VocabularySize);
-            layout = ParameterLayout.Of(model);
-            initial = layout.Flatten(model);
-        }
+        using var model = TrainingRun.BuildModel(config, corpus.VocabularySize);
+        var layout = ParameterLayout.Of(model);
+        var initial = layout.Flatten(model);
         var ranges = layout.Split(spec.ParameterServers);
         if (index < 0 || index >= ranges.Count)
             throw new ArgumentException($"parameter-server shard {index} does not exist in a run of {ranges.Count} shards (spec.parameter_servers)", nameof(spec));

@@ -12,9 +12,6 @@ public sealed class RunData
 {
     private readonly ConcurrentDictionary<DataSection, Lazy<(ITokenizer Tokenizer, Corpus Corpus)>> loaded = new();
 
-    /// <summary>libtorch's RNG is process-wide, so every silo in the process builds seeded models under this one lock.</summary>
-    public static Lock ModelBuilding { get; } = new();
-
     public (ITokenizer Tokenizer, Corpus Corpus) Load(DataSection data)
     {
         var entry = loaded.GetOrAdd(data, section => new Lazy<(ITokenizer, Corpus)>(() => TrainingRun.LoadData(section)));

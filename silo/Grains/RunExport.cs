@@ -42,13 +42,9 @@ public static class RunExport
         var config = RunSpecs.Config(spec);
         var (tokenizer, corpus) = data.Load(config.Data);
 
-        // Building a model draws its initial values from libtorch's process-wide RNG, so it takes the lock every seeded
-        // build on this silo takes: unlocked, it could draw between another grain's seeding and building and change
-        // that grain's values. Building it seeded, as the workers do, costs nothing more; the shards' values replace them.
-        ILanguageModel model;
-        lock (RunData.ModelBuilding)
-            model = TrainingRun.BuildModel(config, corpus.VocabularySize);
-        using (model)
+        // Seeded, as the workers build it: BuildModel's lock keeps the draw from another grain's seeded build; the
+        // shards' values then replace the initial ones.
+        using (var model = TrainingRun.BuildModel(config, corpus.VocabularySize))
         {
             var layout = ParameterLayout.Of(model);
             var ranges = layout.Split(spec.ParameterServers);

@@ -71,10 +71,7 @@ public sealed class SamplerGrain(SamplerRefreshes refreshes) : Grain, ISamplerGr
         var path = await CheckpointAsync(GetPrimaryKeyString());
         ILanguageModel loaded;
         ITokenizer loadedTokenizer;
-        // Building the model draws from libtorch's process-wide RNG (values the file then replaces), so it takes the
-        // lock the seeded builds of this silo take, and never draws between another grain's seeding and building.
-        lock (RunData.ModelBuilding)
-            (loaded, loadedTokenizer, _) = TrainingRun.LoadForInference(path);
+        (loaded, loadedTokenizer, _) = TrainingRun.LoadForInference(path);
         model?.Dispose();
         (model, tokenizer, loadedRefresh) = (loaded, loadedTokenizer, refresh);
     }

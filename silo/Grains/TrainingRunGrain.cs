@@ -50,11 +50,14 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
     private StepTimings timings = StepTimings.Zero;
     private long timedSteps;
     private long totalSteps;
+    private long evaluatedStep = -1;
 
     // Held for each step (and its checkpoint), so an export reads every shard at the same step.
     private readonly SemaphoreSlim stepBoundary = new(1, 1);
 
-    private enum Control { None, Pause, Stop }
+    /// <summary>What the loop does at the next step boundary. Leave: this activation is going away (its silo shuts down);
+    /// the run stays running in the store, and a watchdog continues it elsewhere from its newest checkpoint.</summary>
+    private enum Control { None, Pause, Stop, Leave }
 
     private string RunId => GetPrimaryKeyString();
 
@@ -68,6 +71,14 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
             logger.LogWarning("run {Run} was running when its coordinator was lost; continuing from its newest checkpoint", RunId);
             StartLoop(fromCheckpoint: true);
         }
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (loop is not { IsCompleted: false } running) return;
+        requested = Control.Leave;
+        resumed.TrySetResult();
+        await running.WaitAsync(cancellationToken);
     }
 
     public Task<RunStatus> Start(RunSpec runSpec)
@@ -237,6 +248,12 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
                         if (e is WorkersLostException && live.Count > 0) continue;
                         if (e is not WorkersLostException)
                         {
+                            await Task.Delay(TimeSpan.FromSeconds(1));
+                            if (!restoring && await ShardsTakeAnotherAttemptAsync(shards))
+                            {
+                                logger.LogWarning(e, "run {Run}: step {Step} failed; every shard still holds it, so it runs again", RunId, losses.Count);
+                                continue;
+                            }
                             logger.LogWarning(e, "run {Run}: step {Step} failed; restoring the parameter servers from the newest checkpoint", RunId, losses.Count);
                             restoring = true;
                         }
@@ -248,6 +265,13 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
                     stepBoundary.Release();
                 }
             }
+            if (requested == Control.Leave)
+            {
+                logger.LogInformation("run {Run}: its coordinator is deactivating at step {Step}; the run goes on elsewhere", RunId, losses.Count);
+                return;
+            }
+            if (requested != Control.Stop && evaluatedStep != losses.Count)
+                await FinalEvaluationAsync(workers, training.EvalBatches, lastProgress);
             await CheckpointAsync(shards);
             state = requested == Control.Stop ? RunState.Stopped : RunState.Completed;
             logger.LogInformation("run {Run} {State} at step {Step}: loss {Loss:F4}, validation loss {Validation:F4}",
@@ -308,12 +332,12 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
                 DelayDeactivation(KeepAlive);
                 await Task.WhenAny(resumed.Task, Task.Delay(TimeSpan.FromMinutes(1)));
             }
-            if (requested == Control.Stop) return false;
+            if (requested is Control.Stop or Control.Leave) return false;
             state = RunState.Running;
             pace.Go();
             await PersistAsync();
         }
-        return requested != Control.Stop;
+        return requested is not (Control.Stop or Control.Leave);
     }
 
     private async Task StepAsync(long step, double learningRate, TrainingSection training, List<IParameterServerGrain> shards, List<IWorkerGrain> workers, Pace pace)
@@ -350,7 +374,10 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
         eta = pace.Remaining(training.Steps - losses.Count);
         var last = losses.Count == training.Steps;
         if (last || (training.EvalEvery > 0 && losses.Count % training.EvalEvery == 0))
+        {
             validationLoss = await EvaluateAsync(workers, training.EvalBatches);
+            evaluatedStep = losses.Count;
+        }
     }
 
     /// <summary>
@@ -388,6 +415,46 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
             }
         }
         throw new WorkersLostException("no worker could evaluate the validation loss");
+    }
+
+    /// <summary>
+    /// Whether every shard is still at the current step and takes a new attempt of it: then a failed step was transient
+    /// (a call lost while the cluster's views settle) and runs again; a shard that lost its state (its silo died) or moved
+    /// past the step cannot, and the run restores from a checkpoint instead.
+    /// </summary>
+    private async Task<bool> ShardsTakeAnotherAttemptAsync(List<IParameterServerGrain> shards)
+    {
+        attempt++;
+        try
+        {
+            await Task.WhenAll(shards.Select(s => s.Abandon(losses.Count, attempt)));
+            return true;
+        }
+        catch (Exception e)
+        {
+            logger.LogDebug(e, "run {Run}: a shard cannot take step {Step} again", RunId, losses.Count);
+            return false;
+        }
+    }
+
+    /// <summary>The last step's validation loss, when the workers failed it: with whichever workers can join, until the recovery limit.</summary>
+    private async Task FinalEvaluationAsync(List<IWorkerGrain> workers, int batches, Stopwatch lastProgress)
+    {
+        while (true)
+        {
+            try
+            {
+                if (live.Count == 0) await RejoinAsync(workers);
+                validationLoss = await EvaluateAsync(workers, batches);
+                evaluatedStep = losses.Count;
+                return;
+            }
+            catch (WorkersLostException e) when (lastProgress.Elapsed <= RecoveryLimit)
+            {
+                logger.LogWarning("run {Run}: the final evaluation failed ({Reason}); trying again", RunId, e.Message);
+                await Task.Delay(TimeSpan.FromSeconds(1));
+            }
+        }
     }
 
     /// <summary>Asks every worker not in the live set to prepare; those that can (a silo with a free device) join.</summary>

@@ -20,6 +20,8 @@ public sealed class WorkerGrain(RunData data) : Grain, IWorkerGrain
     private IBatchSource? validation;
     private IReadOnlyList<IParameterServerGrain> shards = [];
     private IReadOnlyList<IDataShardGrain> dataShards = [];
+    private readonly HashSet<int> preparedParts = [];
+    private RunSpec? spec;
 
     public async Task Prepare(RunSpec spec)
     {
@@ -27,14 +29,18 @@ public sealed class WorkerGrain(RunData data) : Grain, IWorkerGrain
         var (runId, _) = GetCompoundKey();
         var (_, corpus) = data.Load(config.Data);
         ReleaseReplica();
-        lock (RunData.ModelBuilding)
-            model = TrainingRun.BuildModel(config, corpus.VocabularySize);
+        model = TrainingRun.BuildModel(config, corpus.VocabularySize);
         var layout = ParameterLayout.Of(model);
         validation = TrainingRun.BatchSources(config, corpus).Validation;
         replica = new DataParallelReplica(model, layout, layout.Split(spec.ParameterServers));
         shards = [.. Enumerable.Range(0, spec.ParameterServers).Select(k => GrainFactory.GetGrain<IParameterServerGrain>(runId, k))];
         dataShards = [.. Enumerable.Range(0, spec.Workers).Select(p => GrainFactory.GetGrain<IDataShardGrain>(runId, p))];
-        await Task.WhenAll(dataShards.Select(shard => shard.Prepare(spec)));
+        this.spec = spec;
+        preparedParts.Clear();
+        // Rank r's own part first, so its data shard is placed on this silo (prefer-local) and the shards spread
+        // over the workers' silos: losing one silo then loses one part's shard, not all of them.
+        var (_, rank) = GetCompoundKey();
+        if (rank < spec.Workers) await PreparePartAsync((int)rank);
     }
 
     public async Task<WorkerStepResult> Step(long step, long attempt, int[] parts)
@@ -46,7 +52,7 @@ public sealed class WorkerGrain(RunData data) : Grain, IWorkerGrain
         var clock = Stopwatch.StartNew();
         var prepared = await PullAsync();
         var pulled = clock.Elapsed;
-        var batches = await Task.WhenAll(parts.Select(p => dataShards[p].Batch(step)));
+        var batches = await Task.WhenAll(parts.Select(p => BatchAsync(p, step)));
         var drawn = clock.Elapsed;
         var gradients = ReplicaGradients.Combine([.. parts.Select((part, i) => prepared.ComputeGradients(step, part, batches[i]))]);
         var computed = clock.Elapsed;
@@ -55,6 +61,30 @@ public sealed class WorkerGrain(RunData data) : Grain, IWorkerGrain
             Pull: pulled.TotalSeconds, Data: (drawn - pulled).TotalSeconds, Forward: gradients.Forward.TotalSeconds,
             Backward: gradients.Backward.TotalSeconds, Push: (clock.Elapsed - computed).TotalSeconds, Aggregate: 0);
         return new WorkerStepResult(gradients.Loss, gradients.Tokens, timings);
+    }
+
+    /// <summary>
+    /// Part <paramref name="part"/> of batch <paramref name="step"/>: a part that moved here is prepared on first use, and
+    /// one whose shard came back empty (its silo was lost and it activated again) is prepared again.
+    /// </summary>
+    private async Task<BatchTokens> BatchAsync(int part, long step)
+    {
+        if (!preparedParts.Contains(part)) await PreparePartAsync(part);
+        try
+        {
+            return await dataShards[part].Batch(step);
+        }
+        catch (InvalidOperationException)
+        {
+            await PreparePartAsync(part);
+            return await dataShards[part].Batch(step);
+        }
+    }
+
+    private async Task PreparePartAsync(int part)
+    {
+        await dataShards[part].Prepare(spec!);
+        preparedParts.Add(part);
     }
 
     public async Task<double> Evaluate(int batches)

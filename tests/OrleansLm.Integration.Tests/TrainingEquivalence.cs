@@ -42,17 +42,14 @@ public static class TrainingEquivalence
     {
         var (_, corpus) = TrainingRun.LoadData(config.Data);
         List<double> losses = [];
-        lock (RunData.ModelBuilding)
-        {
-            using var model = TrainingRun.BuildModel(config, corpus.VocabularySize);
-            using var optimizer = config.OptimizerOrDefault.Build([.. model.Parameters()]);
-            var (train, validation) = TrainingRun.BatchSources(config, corpus);
-            var training = config.TrainingOrDefault;
-            using var trainer = new Trainer(model, optimizer, config.ScheduleOrDefault.Build(config.OptimizerOrDefault.Lr, training.Steps), train, validation,
-                training.ToOptions(null) with { ReportEvery = 1, EvalEvery = 0, CheckpointEvery = 0, CheckpointPath = null });
-            var validationLoss = trainer.Run(new StepLosses(losses));
-            return (losses, validationLoss);
-        }
+        using var model = TrainingRun.BuildModel(config, corpus.VocabularySize);
+        using var optimizer = config.OptimizerOrDefault.Build([.. model.Parameters()]);
+        var (train, validation) = TrainingRun.BatchSources(config, corpus);
+        var training = config.TrainingOrDefault;
+        using var trainer = new Trainer(model, optimizer, config.ScheduleOrDefault.Build(config.OptimizerOrDefault.Lr, training.Steps), train, validation,
+            training.ToOptions(null) with { ReportEvery = 1, EvalEvery = 0, CheckpointEvery = 0, CheckpointPath = null });
+        var validationLoss = trainer.Run(new StepLosses(losses));
+        return (losses, validationLoss);
     }
 
     /// <summary>The run's status once it is no longer running, or when <paramref name="limit"/> has passed.</summary>
