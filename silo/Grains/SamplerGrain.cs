@@ -69,9 +69,7 @@ public sealed class SamplerGrain(SamplerRefreshes refreshes) : Grain, ISamplerGr
     private async Task LoadAsync(long refresh)
     {
         var path = await CheckpointAsync(GetPrimaryKeyString());
-        ILanguageModel loaded;
-        ITokenizer loadedTokenizer;
-        (loaded, loadedTokenizer, _) = TrainingRun.LoadForInference(path);
+        var (loaded, loadedTokenizer, _) = TrainingRun.LoadForInference(path);
         model?.Dispose();
         (model, tokenizer, loadedRefresh) = (loaded, loadedTokenizer, refresh);
     }

@@ -85,10 +85,10 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
     {
         if (spec is not null && state != RunState.NotStarted)
             throw new InvalidOperationException($"run {RunId} already exists ({state}, step {losses.Count}): resume it, or start a run with another id");
-        Validate(runSpec);
-        var directory = runSpec.CheckpointDirectory ?? RunSpecs.Config(runSpec).TrainingOrDefault.Checkpoint ?? Path.Combine(storage.CheckpointRoot, RunId);
+        var training = Validate(runSpec).TrainingOrDefault;
+        var directory = runSpec.CheckpointDirectory ?? training.Checkpoint ?? Path.Combine(storage.CheckpointRoot, RunId);
         spec = runSpec with { CheckpointDirectory = Path.GetFullPath(directory) };
-        totalSteps = RunSpecs.Config(spec).TrainingOrDefault.Steps;
+        totalSteps = training.Steps;
         StartLoop(fromCheckpoint: true);
         return Status();
     }
@@ -123,12 +123,9 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
         return Status();
     }
 
-    public Task<RunStatus> Status()
-    {
-        return Task.FromResult(new RunStatus(
-            RunId, state, losses.Count, totalSteps, losses.Count > 0 ? losses[^1] : double.NaN, validationLoss, tokensPerSecond,
-            live.Count, state == RunState.Running ? eta : null, checkpointStep, error, [.. losses]));
-    }
+    public Task<RunStatus> Status() => Task.FromResult(new RunStatus(
+        RunId, state, losses.Count, totalSteps, losses.Count > 0 ? losses[^1] : double.NaN, validationLoss, tokensPerSecond,
+        live.Count, state == RunState.Running ? eta : null, checkpointStep, error, [.. losses]));
 
     public Task<StepTimings> Timings() => Task.FromResult(timedSteps > 0 ? timings.Over(timedSteps) : StepTimings.Zero);
 
@@ -159,24 +156,25 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
             }
         }
         // Not running: the shards may be gone (idle, or their silos), but the final checkpoint holds what they held.
-        var manifest = RunManifest.NewestValid(runSpec.CheckpointDirectory!, RunId,
-            (directory, e) => logger.LogWarning("run {Run}: skipping checkpoint {Directory}: {Reason}", RunId, directory, e.Message))
+        var manifest = NewestCheckpoint(runSpec)
             ?? throw new InvalidOperationException($"run {RunId} is {state} and has no valid checkpoint in {runSpec.CheckpointDirectory} to export");
         return RunExport.WriteFromCheckpoint(manifest, data, target);
     }
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private static void Validate(RunSpec runSpec)
+    /// <summary>The spec's configuration, after checking the spec's own fields against it.</summary>
+    private static RunConfig Validate(RunSpec runSpec)
     {
         var config = RunSpecs.Config(runSpec);
         RunSpecs.CheckWorkers(runSpec);
-        if (config.ModelOrDefault is NGramSection) return;
+        if (config.ModelOrDefault is NGramSection) return config;
         if (runSpec.ParameterServers < 1)
             throw new ArgumentException($"spec.parameter_servers must be at least 1, not {runSpec.ParameterServers}", nameof(runSpec));
         if (config.Data.BatchSize % runSpec.Workers != 0)
             throw new ArgumentException(
                 $"spec.workers: data.batch_size {config.Data.BatchSize} does not split into {runSpec.Workers} equal parts", nameof(runSpec));
+        return config;
     }
 
     private void RequireLoop(string action)
@@ -388,13 +386,13 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
     {
         attempt++;
         await Task.WhenAll(shards.Select(s => s.Abandon(step, attempt)));
-        var failed = ranks.Where((_, i) => !calls[i].IsCompletedSuccessfully).ToArray();
-        foreach (var (rank, i) in ranks.Select((rank, i) => (rank, i)).Where(r => !calls[r.i].IsCompletedSuccessfully))
+        var failed = Enumerable.Range(0, ranks.Length).Where(i => !calls[i].IsCompletedSuccessfully).ToArray();
+        foreach (var i in failed)
         {
-            live.Remove(rank);
-            logger.LogWarning(calls[i].Exception?.GetBaseException(), "run {Run}: worker {Rank} failed step {Step}; going on with {Live} workers", RunId, rank, step, live.Count);
+            live.Remove(ranks[i]);
+            logger.LogWarning(calls[i].Exception?.GetBaseException(), "run {Run}: worker {Rank} failed step {Step}; going on with {Live} workers", RunId, ranks[i], step, live.Count);
         }
-        throw new WorkersLostException($"step {step}: workers {string.Join(", ", failed)} failed");
+        throw new WorkersLostException($"step {step}: workers {string.Join(", ", failed.Select(i => ranks[i]))} failed");
     }
 
     /// <summary>Batch parts i, i + n, i + 2n, … of <paramref name="parts"/> for the i-th of <paramref name="n"/> live workers.</summary>
@@ -487,10 +485,7 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
     {
         var runSpec = spec!;
         attempt++;
-        var manifest = fromCheckpoint
-            ? RunManifest.NewestValid(runSpec.CheckpointDirectory!, RunId,
-                (directory, e) => logger.LogWarning("run {Run}: skipping checkpoint {Directory}: {Reason}", RunId, directory, e.Message))
-            : null;
+        var manifest = fromCheckpoint ? NewestCheckpoint(runSpec) : null;
         if (manifest is not null && !SameRun(manifest.Spec, runSpec))
             throw new ArgumentException(
                 $"spec.checkpoint_directory: {runSpec.CheckpointDirectory} holds checkpoints of another configuration of run {RunId}; choose another directory");
@@ -508,6 +503,10 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
         (validationLoss, checkpointStep) = (manifest.ValidationLoss, manifest.Step);
         logger.LogInformation("run {Run} restored from the checkpoint of step {Step}", RunId, manifest.Step);
     }
+
+    /// <summary>The newest checkpoint of the run that verifies; partial and damaged ones are logged and skipped.</summary>
+    private RunManifest? NewestCheckpoint(RunSpec runSpec) => RunManifest.NewestValid(runSpec.CheckpointDirectory!, RunId,
+        (directory, e) => logger.LogWarning("run {Run}: skipping checkpoint {Directory}: {Reason}", RunId, directory, e.Message));
 
     private static bool SameRun(RunSpec a, RunSpec b) =>
         a.ConfigJson == b.ConfigJson && a.Workers == b.Workers && a.ParameterServers == b.ParameterServers;

@@ -63,6 +63,27 @@ public sealed class WorkerGrain(RunData data) : Grain, IWorkerGrain
         return new WorkerStepResult(gradients.Loss, gradients.Tokens, timings);
     }
 
+    public async Task<double> Evaluate(int batches)
+    {
+        var prepared = await PullAsync();
+        return prepared.Evaluate(validation!, batches);
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        ReleaseReplica();
+        return Task.CompletedTask;
+    }
+
+    private async Task<DataParallelReplica> PullAsync()
+    {
+        var prepared = replica ?? throw NotPrepared();
+        var values = await Task.WhenAll(shards.Select(shard => shard.Pull()));
+        for (var k = 0; k < values.Length; k++)
+            prepared.LoadShard(k, values[k]);
+        return prepared;
+    }
+
     /// <summary>
     /// Part <paramref name="part"/> of batch <paramref name="step"/>: a part that moved here is prepared on first use, and
     /// one whose shard came back empty (its silo was lost and it activated again) is prepared again.
@@ -85,27 +106,6 @@ public sealed class WorkerGrain(RunData data) : Grain, IWorkerGrain
     {
         await dataShards[part].Prepare(spec!);
         preparedParts.Add(part);
-    }
-
-    public async Task<double> Evaluate(int batches)
-    {
-        var prepared = await PullAsync();
-        return prepared.Evaluate(validation!, batches);
-    }
-
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
-    {
-        ReleaseReplica();
-        return Task.CompletedTask;
-    }
-
-    private async Task<DataParallelReplica> PullAsync()
-    {
-        var prepared = replica ?? throw NotPrepared();
-        var values = await Task.WhenAll(shards.Select(shard => shard.Pull()));
-        for (var k = 0; k < values.Length; k++)
-            prepared.LoadShard(k, values[k]);
-        return prepared;
     }
 
     private InvalidOperationException NotPrepared() => new($"worker {GetCompoundKey()} was not prepared for a run");

@@ -1,5 +1,6 @@
 using Npgsql;
 using NpgsqlTypes;
+using OrleansLm.Runtime.Membership;
 using OrleansLm.Silo.Grains;
 
 namespace OrleansLm.Silo.Runs;
@@ -10,9 +11,8 @@ namespace OrleansLm.Silo.Runs;
 /// </summary>
 public sealed class PostgresRunStore : IRunStore, IAsyncDisposable
 {
-    // Serializes schema creation across silos: concurrent CREATE TABLE IF NOT EXISTS can still collide in the catalog.
+    // The advisory lock that serializes this table's schema creation across silos (PostgresDatabase.CreateSchemaAsync).
     private const long SchemaLockKey = 0x4F_4C_4D_52_55_4E_53_00; // "OLMRUNS"
-    private const int MaxWaitSeconds = 5;
 
     private const string CreateTableSql = """
         CREATE TABLE IF NOT EXISTS orleanslm_training_runs (
@@ -52,10 +52,7 @@ public sealed class PostgresRunStore : IRunStore, IAsyncDisposable
 
     public PostgresRunStore(string connectionString, string clusterId)
     {
-        var connection = new NpgsqlConnectionStringBuilder(connectionString);
-        connection.Timeout = Math.Min(connection.Timeout, MaxWaitSeconds);
-        connection.CommandTimeout = Math.Min(connection.CommandTimeout, MaxWaitSeconds);
-        dataSource = NpgsqlDataSource.Create(connection);
+        dataSource = NpgsqlDataSource.Create(PostgresDatabase.Connection(connectionString, "Cluster:Postgres"));
         this.clusterId = clusterId;
     }
 
@@ -112,19 +109,7 @@ public sealed class PostgresRunStore : IRunStore, IAsyncDisposable
         {
             if (schemaReady) return;
             await using var connection = await dataSource.OpenConnectionAsync(cancellation);
-            await using var transaction = await connection.BeginTransactionAsync(cancellation);
-            await using (var batch = new NpgsqlBatch(connection, transaction)
-            {
-                BatchCommands =
-                {
-                    new NpgsqlBatchCommand("SELECT pg_advisory_xact_lock(@key)") { Parameters = { new("key", SchemaLockKey) } },
-                    new NpgsqlBatchCommand(CreateTableSql),
-                },
-            })
-            {
-                await batch.ExecuteNonQueryAsync(cancellation);
-            }
-            await transaction.CommitAsync(cancellation);
+            await PostgresDatabase.CreateSchemaAsync(connection, SchemaLockKey, [new NpgsqlBatchCommand(CreateTableSql)], cancellation);
             schemaReady = true;
         }
         finally

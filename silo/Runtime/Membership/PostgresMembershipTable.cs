@@ -12,7 +12,7 @@ namespace OrleansLm.Runtime.Membership;
 /// </summary>
 public sealed class PostgresMembershipTable : IMembershipTable, IAsyncDisposable
 {
-    // Serializes schema creation across silos: concurrent CREATE TABLE IF NOT EXISTS can still collide in the catalog.
+    // The advisory lock that serializes this table's schema creation across silos (PostgresDatabase.CreateSchemaAsync).
     private const long SchemaLockKey = 0x4F_4C_4D_45_4D_42_45_52; // "OLMEMBER"
 
     private const string CreateVersionTableSql = """
@@ -68,8 +68,6 @@ public sealed class PostgresMembershipTable : IMembershipTable, IAsyncDisposable
         WHERE v.cluster_id = @cluster
         """;
 
-    private const int MaxWaitSeconds = 5;
-
     private readonly NpgsqlDataSource dataSource;
     private readonly string clusterId;
     private readonly string location;
@@ -81,22 +79,7 @@ public sealed class PostgresMembershipTable : IMembershipTable, IAsyncDisposable
         if (string.IsNullOrWhiteSpace(options.ClusterId))
             throw new ArgumentException($"{nameof(PostgresMembershipOptions)}.{nameof(options.ClusterId)} is empty", nameof(options));
 
-        NpgsqlConnectionStringBuilder connection;
-        try
-        {
-            connection = new NpgsqlConnectionStringBuilder(options.ConnectionString);
-        }
-        catch (ArgumentException e)
-        {
-            throw new ArgumentException(
-                $"{nameof(PostgresMembershipOptions)}.{nameof(options.ConnectionString)} is not a PostgreSQL connection string: {e.Message}",
-                nameof(options), e);
-        }
-
-        // Membership statements are tiny: a database that takes longer than this counts as unreachable, and a silo
-        // cut off from it must not sit in one call for Npgsql's default 15 s connect and 30 s command timeouts.
-        connection.Timeout = Math.Min(connection.Timeout, MaxWaitSeconds);
-        connection.CommandTimeout = Math.Min(connection.CommandTimeout, MaxWaitSeconds);
+        var connection = PostgresDatabase.Connection(options.ConnectionString, $"{nameof(PostgresMembershipOptions)}.{nameof(options.ConnectionString)}");
         clusterId = options.ClusterId;
         location = $"PostgreSQL at {connection.Host}:{connection.Port}, database '{connection.Database ?? connection.Username}'";
         dataSource = NpgsqlDataSource.Create(connection);
@@ -105,23 +88,15 @@ public sealed class PostgresMembershipTable : IMembershipTable, IAsyncDisposable
     public async Task InitializeAsync(CancellationToken cancellation)
     {
         await using var connection = await OpenAsync(cancellation);
-        await using var transaction = await connection.BeginTransactionAsync(cancellation);
-        await using var batch = new NpgsqlBatch(connection, transaction)
-        {
-            BatchCommands =
+        await PostgresDatabase.CreateSchemaAsync(connection, SchemaLockKey,
+        [
+            new NpgsqlBatchCommand(CreateVersionTableSql),
+            new NpgsqlBatchCommand(CreateMemberTableSql),
+            new NpgsqlBatchCommand("INSERT INTO orleanslm_membership_version (cluster_id, version) VALUES (@cluster, 0) ON CONFLICT DO NOTHING")
             {
-                new NpgsqlBatchCommand("SELECT pg_advisory_xact_lock(@key)") { Parameters = { new("key", SchemaLockKey) } },
-                new NpgsqlBatchCommand(CreateVersionTableSql),
-                new NpgsqlBatchCommand(CreateMemberTableSql),
-                new NpgsqlBatchCommand(
-                    "INSERT INTO orleanslm_membership_version (cluster_id, version) VALUES (@cluster, 0) ON CONFLICT DO NOTHING")
-                {
-                    Parameters = { new("cluster", clusterId) },
-                },
+                Parameters = { new("cluster", clusterId) },
             },
-        };
-        await batch.ExecuteNonQueryAsync(cancellation);
-        await transaction.CommitAsync(cancellation);
+        ], cancellation);
     }
 
     public async Task<MembershipSnapshot> ReadAllAsync(CancellationToken cancellation)
