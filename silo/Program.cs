@@ -7,6 +7,7 @@ using OrleansLm.Silo.Gateway;
 using OrleansLm.Silo.Grains;
 using OrleansLm.Silo.Hosting;
 using OrleansLm.Silo.Runs;
+using OrleansLm.Silo.Serving;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.Configuration.AddEnvironmentVariables(prefix: "OLM_");
@@ -23,13 +24,15 @@ builder.Services.AddSingleton(services => services.GetRequiredService<IOptions<C
 builder.Services.AddSingleton<Action<IGrainRuntimeBuilder>>(services =>
 {
     var storage = services.GetRequiredService<RunStorage>();
-    return grains => SiloGrains.Register(grains, storage);
+    return grains => SiloGrains.Register(grains, storage, services.GetRequiredService<ServedModels>());
 });
 builder.Services.AddSingleton<ClusterHost>();
 builder.Services.AddHostedService(services => services.GetRequiredService<ClusterHost>());
 builder.Services.AddHostedService<RunWatchdog>();
+builder.AddGateway();
 
 var app = builder.Build();
+app.MapGateway();
 app.MapHealthEndpoint();
 
 app.Lifetime.ApplicationStarted.Register(() =>

@@ -1,5 +1,6 @@
 using OrleansLm.Runtime.Hosting;
 using OrleansLm.Silo.Runs;
+using OrleansLm.Silo.Serving;
 
 namespace OrleansLm.Silo.Grains;
 
@@ -12,11 +13,16 @@ public static class SiloGrains
     /// <summary>The grains with run state in memory and checkpoints in a temporary directory (<see cref="RunStorage.InProcess"/>).</summary>
     public static void Register(IGrainRuntimeBuilder grains) => Register(grains, RunStorage.InProcess());
 
-    public static void Register(IGrainRuntimeBuilder grains, RunStorage storage)
+    /// <param name="models">
+    /// The silo's served models, shared with its gateway; null for the silo's own with default batching (a silo without
+    /// a gateway, tests).
+    /// </param>
+    public static void Register(IGrainRuntimeBuilder grains, RunStorage storage, ServedModels? models = null)
     {
         grains.Services.AddSingleton<RunData>();
         grains.Services.AddSingleton(storage);
-        grains.Services.AddSingleton<SamplerRefreshes>();
+        if (models is null) grains.Services.AddSingleton(_ => new ServedModels(new ServingOptions()));
+        else grains.Services.AddSingleton(models);
         grains.Grains
             .Add<ITrainingRunGrain, TrainingRunGrain>()
             .Add<IWorkerGrain, WorkerGrain>()

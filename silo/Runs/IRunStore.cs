@@ -12,6 +12,9 @@ public interface IRunStore
 
     Task<RunRecord?> LoadAsync(string runId, CancellationToken cancellation);
 
+    /// <summary>Every run of the cluster, the most recently saved first.</summary>
+    Task<IReadOnlyList<RunRecord>> AllAsync(CancellationToken cancellation);
+
     /// <summary>The runs that were running or paused when last saved: a coordinator should hold them.</summary>
     Task<IReadOnlyList<RunRecord>> UnfinishedAsync(CancellationToken cancellation);
 }

@@ -76,6 +76,9 @@ public sealed class PostgresRunStore : IRunStore, IAsyncDisposable
     public async Task<RunRecord?> LoadAsync(string runId, CancellationToken cancellation) =>
         (await ReadAsync(" AND run_id = @run", runId, cancellation)).SingleOrDefault();
 
+    public async Task<IReadOnlyList<RunRecord>> AllAsync(CancellationToken cancellation) =>
+        await ReadAsync(" ORDER BY updated_at DESC, run_id", null, cancellation);
+
     public async Task<IReadOnlyList<RunRecord>> UnfinishedAsync(CancellationToken cancellation) =>
         [.. (await ReadAsync(null, null, cancellation)).Where(r => r.Unfinished)];
 
