@@ -17,7 +17,8 @@ public static class GatewayHosting
     {
         var listeners = new GatewayListeners();
         builder.Services.AddSingleton(listeners);
-        builder.WebHost.ConfigureKestrel((context, kestrel) => listeners.Configure(kestrel, context.Configuration));
+        // Kestrel logs that it overrides the URLs: it does, and binds them itself (GatewayListeners).
+        builder.WebHost.ConfigureKestrel((context, kestrel) => listeners.Configure(kestrel, context.Configuration, context.Configuration[WebHostDefaults.ServerUrlsKey]));
         builder.Services.AddOptions<GatewayOptions>()
             .Bind(builder.Configuration.GetSection(GatewayOptions.Section))
             .ValidateDataAnnotations()

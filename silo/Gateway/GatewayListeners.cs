@@ -21,9 +21,10 @@ public sealed class GatewayListeners
     /// <summary>The gateway's bound port once the server has started; -1 when it is off.</summary>
     public int Port => gateway?.EndPoint is IPEndPoint endPoint ? endPoint.Port : -1;
 
-    public void Configure(KestrelServerOptions kestrel, IConfiguration configuration)
+    /// <param name="urls">The silo's own URLs (--urls, Urls, ASPNETCORE_URLS), ';'-separated; null for http://127.0.0.1:5080.</param>
+    public void Configure(KestrelServerOptions kestrel, IConfiguration configuration, string? urls)
     {
-        var urls = configuration[WebHostDefaults.ServerUrlsKey] is { Length: > 0 } configured ? configured : "http://127.0.0.1:5080";
+        urls = string.IsNullOrWhiteSpace(urls) ? "http://127.0.0.1:5080" : urls;
         foreach (var url in urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             var (uri, address) = Parse(url, WebHostDefaults.ServerUrlsKey);

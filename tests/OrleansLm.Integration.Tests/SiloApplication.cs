@@ -20,6 +20,8 @@ public static class SiloApplication
             ["OLM_Cluster__ClusterId"] = cluster.ClusterId,
             ["OLM_Cluster__Secret"] = ProcessCluster.Secret,
             ["OLM_Cluster__Listen"] = "127.0.0.1:0",
+            // Each process's gateway on a port of its own.
+            ["OLM_Gateway__Listen"] = "http://127.0.0.1:0",
             ["OLM_Cluster__Postgres"] = postgres,
             ["OLM_Cluster__Devices"] = devices.ToString(CultureInfo.InvariantCulture),
             // The processes share the machine's cores: one libtorch thread each keeps them from fighting over them.
