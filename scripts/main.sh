@@ -23,5 +23,5 @@ for attempt in $(seq 1 60); do
 done
 olm health --url "$url"
 olm train "$@"
-olm sample --prompt "The " --max-tokens 300 --seed 7
-olm score --text "To be, or not to be, that is the question."
+olm sample --checkpoint olm-run.safetensors --prompt "The " --max-tokens 300 --seed 7
+olm score --checkpoint olm-run.safetensors --text "To be, or not to be, that is the question."

@@ -1,9 +1,11 @@
 using System.CommandLine;
 using OrleansLm.Cli;
 
-var root = new RootCommand("olm: train language models and sample from them on an OrleansLm cluster")
+var root = new RootCommand("olm: train language models and sample from them, here or on an OrleansLm cluster")
 {
     TrainCommand.Create(),
+    RunCommand.Create(),
+    ModelsCommand.Create(),
     SampleCommand.Create(),
     ScoreCommand.Create(),
     HealthCommand.Create(),

@@ -95,7 +95,7 @@ public static class TrainCommand
         }
     }
 
-    private static string DefaultYaml()
+    internal static string DefaultYaml()
     {
         using var stream = typeof(TrainCommand).Assembly.GetManifestResourceStream("default-run.yaml")
                            ?? throw new InvalidOperationException("the built-in run.yaml is missing from the olm assembly");

@@ -63,11 +63,14 @@ public static class GrpcProtocol
         const long maximum = 99_999_999;
         foreach (var (unit, ticksPerUnit) in new[] { ('u', 10L), ('m', TimeSpan.TicksPerMillisecond), ('S', TimeSpan.TicksPerSecond), ('M', TimeSpan.TicksPerMinute) })
         {
-            var amount = (ticks + ticksPerUnit - 1) / ticksPerUnit;
+            var amount = DivideRoundingUp(ticks, ticksPerUnit);
             if (amount <= maximum) return amount.ToString(CultureInfo.InvariantCulture) + unit;
         }
-        return Math.Min((ticks + TimeSpan.TicksPerHour - 1) / TimeSpan.TicksPerHour, maximum).ToString(CultureInfo.InvariantCulture) + "H";
+        return Math.Min(DivideRoundingUp(ticks, TimeSpan.TicksPerHour), maximum).ToString(CultureInfo.InvariantCulture) + "H";
     }
+
+    // Not (a + b - 1) / b, which overflows for durations near TimeSpan.MaxValue.
+    private static long DivideRoundingUp(long dividend, long divisor) => dividend / divisor + (dividend % divisor == 0 ? 0 : 1);
 
     /// <summary>grpc-message's encoding: UTF-8, with bytes outside printable ASCII and '%' percent-encoded.</summary>
     public static string EncodeMessage(string message)

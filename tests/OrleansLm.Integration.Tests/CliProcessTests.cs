@@ -1,17 +1,15 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using OrleansLm.Model.Models;
 using OrleansLm.Model.Text;
+using static OrleansLm.Integration.Tests.OlmProcess;
 
 namespace OrleansLm.Integration.Tests;
 
 /// <summary>Runs the real <c>olm</c> executable as a child process, as a user would.</summary>
 public partial class CliProcessTests
 {
-    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(120);
-
     [Fact]
     public Task TrainSampleAndScoreAgainstTheCheckpointItWrote() => InRunDirectory(
         string.Concat(Enumerable.Repeat("the quick brown fox jumps over the lazy dog. ", 200)), "run.safetensors", async (corpus, checkpoint, config) =>
@@ -157,28 +155,6 @@ public partial class CliProcessTests
         {
             Directory.Delete(directory, recursive: true);
         }
-    }
-
-    private static async Task<(int ExitCode, string Output)> RunOlm(params string[] arguments)
-    {
-        var olm = Path.Combine(AppContext.BaseDirectory, "olm.dll");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(olm);
-        foreach (var argument in arguments) start.ArgumentList.Add(argument);
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(Limit);
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"olm {string.Join(' ', arguments)} did not finish in {Limit}");
-        }
-        return (process.ExitCode, await stdout + await stderr);
     }
 
     [GeneratedRegex(@"perplexity ([0-9.]+)")]
