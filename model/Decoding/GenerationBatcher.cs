@@ -30,7 +30,7 @@ public sealed record GenerationBatcherOptions
 public sealed record GenerationBatcherStatistics(long Batches, long Rows, int LargestBatchRows);
 
 /// <summary>One token of a sample (numbered within its request) as it is generated, with its log-probability under the model.</summary>
-public readonly record struct GeneratedToken(int Sample, int Token, double LogProb);
+public readonly record struct StreamedToken(int Sample, int Token, double LogProb);
 
 /// <summary>
 /// Decodes concurrent generation requests for one model in shared batches: one background thread takes the queued
@@ -82,7 +82,7 @@ public sealed class GenerationBatcher : IAsyncDisposable
     /// <exception cref="ArgumentException">The prompt or a stop sequence is empty or leaves the vocabulary.</exception>
     /// <exception cref="ObjectDisposedException">The batcher is disposed (also how pending requests end then).</exception>
     public Task<IReadOnlyList<Generation>> GenerateAsync(IReadOnlyList<int> prompt, SamplingOptions options,
-        Action<GeneratedToken>? onToken = null, CancellationToken cancellation = default)
+        Action<StreamedToken>? onToken = null, CancellationToken cancellation = default)
     {
         var group = new SampleGroup(model, prompt, options, onToken, cancellation);
         lock (gate)

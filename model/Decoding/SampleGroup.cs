@@ -14,7 +14,7 @@ internal sealed class SampleGroup
 {
     private readonly SamplingOptions options;
     private readonly Random random;
-    private readonly Action<GeneratedToken>? onToken;
+    private readonly Action<StreamedToken>? onToken;
     private readonly CancellationToken cancellation;
     private readonly Sample[] samples;
     private readonly Generation[] results;
@@ -25,7 +25,7 @@ internal sealed class SampleGroup
 
     /// <summary>Checks the request against the model's vocabulary; the errors name the caller's fields.</summary>
     public SampleGroup(ILanguageModel model, IReadOnlyList<int> prompt, SamplingOptions options,
-        Action<GeneratedToken>? onToken = null, CancellationToken cancellation = default)
+        Action<StreamedToken>? onToken = null, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
@@ -197,10 +197,10 @@ internal sealed class SampleGroup
         /// has <paramref name="finished"/>; before that, all but the longest suffix that begins a stop sequence,
         /// since only those tokens can still turn out to be a stop sequence and be left out.
         /// </summary>
-        public void Stream(int sample, Generation? finished, IReadOnlyList<IReadOnlyList<int>> stops, Action<GeneratedToken> onToken)
+        public void Stream(int sample, Generation? finished, IReadOnlyList<IReadOnlyList<int>> stops, Action<StreamedToken> onToken)
         {
             var certain = finished?.Tokens.Count ?? tokens.Count - LongestStopPrefixSuffix(stops);
-            for (; streamed < certain; streamed++) onToken(new GeneratedToken(sample, tokens[streamed], logProbs[streamed]));
+            for (; streamed < certain; streamed++) onToken(new StreamedToken(sample, tokens[streamed], logProbs[streamed]));
         }
 
         private int LongestStopPrefixSuffix(IReadOnlyList<IReadOnlyList<int>> stops)

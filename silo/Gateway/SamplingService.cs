@@ -12,7 +12,6 @@ using OrleansLm.Silo.Runs;
 using OrleansLm.Silo.Serving;
 using TokenLogProb = OrleansLm.Model.Decoding.TokenLogProb;
 using FinishReason = OrleansLm.Protos.V1.FinishReason;
-using GeneratedToken = OrleansLm.Model.Decoding.GeneratedToken;
 
 namespace OrleansLm.Silo.Gateway;
 
@@ -141,7 +140,7 @@ public sealed class SamplingService(IGrainFactory grains, RunStorage storage, Se
 
     /// <summary>Beam search or batched sampling, as the plan says; each output's tokens, their ln p, and why it ended.</summary>
     private static async Task<IReadOnlyList<(IReadOnlyList<int> Tokens, IReadOnlyList<double> LogProbs, FinishReason Finish)>> DecodeAsync(
-        ServedModel served, int[] prompt, GenerationPlan plan, Action<GeneratedToken>? onToken, CancellationToken cancellation)
+        ServedModel served, int[] prompt, GenerationPlan plan, Action<StreamedToken>? onToken, CancellationToken cancellation)
     {
         if (plan.Beam is { } beam)
             return [.. (await served.SearchAsync(prompt, beam, cancellation)).Select(h => (h.Tokens, h.LogProbs, FinishReason.Length))];

@@ -29,7 +29,7 @@ public sealed class ServedModel(string key, ILanguageModel model, ITokenizer tok
 
     /// <summary>Continuations of <paramref name="prompt"/>, decoded in a batch with the model's other concurrent requests.</summary>
     public Task<IReadOnlyList<Generation>> GenerateAsync(
-        IReadOnlyList<int> prompt, SamplingOptions options, Action<GeneratedToken>? onToken = null, CancellationToken cancellation = default) =>
+        IReadOnlyList<int> prompt, SamplingOptions options, Action<StreamedToken>? onToken = null, CancellationToken cancellation = default) =>
         batcher.GenerateAsync(prompt, options, onToken, cancellation);
 
     public Task<IReadOnlyList<BeamHypothesis>> SearchAsync(IReadOnlyList<int> prompt, BeamSearchOptions options, CancellationToken cancellation = default) =>

@@ -229,10 +229,10 @@ public class GenerationBatcherTests
         return new TableLm(logits);
     }
 
-    private static async Task<(IReadOnlyList<Generation> Samples, List<GeneratedToken> Stream)> Streamed(
+    private static async Task<(IReadOnlyList<Generation> Samples, List<StreamedToken> Stream)> Streamed(
         GenerationBatcher batcher, int[] prompt, SamplingOptions options)
     {
-        var stream = new List<GeneratedToken>();
+        var stream = new List<StreamedToken>();
         var samples = await batcher.GenerateAsync(prompt, options, stream.Add);
         return (samples, stream);
     }
