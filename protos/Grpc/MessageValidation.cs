@@ -14,7 +14,7 @@ public static class MessageValidation
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     public static T Parse<T>(MessageParser<T> parser, MessageDescriptor descriptor, byte[] payload) where T : IMessage<T> =>
-        (T)Parse(parser, descriptor, payload);
+        (T)Parse((MessageParser)parser, descriptor, payload);
 
     /// <summary>Parses <paramref name="payload"/> as a <paramref name="descriptor"/> message with <paramref name="parser"/>.</summary>
     public static IMessage Parse(MessageParser parser, MessageDescriptor descriptor, byte[] payload)
