@@ -92,8 +92,13 @@ public abstract record NeuralModelSection : ModelSection
     {
         try
         {
-            using var probe = LibTorch.NoGrad();
-            Build(vocabularySize: 2, blockSize: 1).Dispose();
+            // The probe draws its initial values from libtorch's process-wide generator: under the lock, so that it
+            // never draws in the middle of another thread's seeded build (which would then start from other values).
+            lock (TrainingRun.ModelBuilding)
+            {
+                using var probe = LibTorch.NoGrad();
+                Build(vocabularySize: 2, blockSize: 1).Dispose();
+            }
         }
         catch (ArgumentException e)
         {
