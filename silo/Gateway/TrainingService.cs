@@ -82,7 +82,8 @@ public sealed partial class TrainingService(IGrainFactory grains, RunStorage sto
         foreach (var record in await storage.Store.AllAsync(cancellation))
             response.Runs.Add(new Run
             {
-                RunId = record.RunId, State = ToProto(record.State), Step = record.Step, CheckpointStep = record.CheckpointStep, Error = record.Error ?? "",
+                RunId = record.RunId, State = ToProto(record.State), Step = record.Step, TotalSteps = RunSpecs.Config(record.Spec).TrainingOrDefault.Steps,
+                CheckpointStep = record.CheckpointStep, Error = record.Error ?? "",
                 RequestedWorkers = record.Spec.Workers, ParameterServers = record.Spec.ParameterServers, ModelFamily = Family(record.Spec),
                 ValidationLoss = double.NaN, ValidationPerplexity = double.NaN, Loss = double.NaN, EtaSeconds = -1,
             });

@@ -5,8 +5,11 @@ namespace OrleansLm.Testing;
 /// <summary>Runs a command-line tool the tests need (initdb, pg_ctl, ip, ...) to completion.</summary>
 public static class Tool
 {
-    /// <summary>Runs <paramref name="fileName"/>; a non-zero exit throws <see cref="InvalidOperationException"/> with what it printed.</summary>
-    public static async Task RunAsync(string fileName, IReadOnlyList<string> arguments, CancellationToken cancellation = default)
+    /// <summary>
+    /// Runs <paramref name="fileName"/> and returns its standard output; a non-zero exit throws
+    /// <see cref="InvalidOperationException"/> with what it printed.
+    /// </summary>
+    public static async Task<string> RunAsync(string fileName, IReadOnlyList<string> arguments, CancellationToken cancellation = default)
     {
         var start = new ProcessStartInfo(fileName) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var argument in arguments)
@@ -26,5 +29,6 @@ public static class Tool
         if (process.ExitCode != 0)
             throw new InvalidOperationException(
                 $"{Path.GetFileName(fileName)} {string.Join(' ', arguments)} exited with {process.ExitCode}: {await error}{await output}");
+        return await output;
     }
 }

@@ -14,6 +14,9 @@ namespace OrleansLm.Silo.Gateway.Grpc;
 /// </summary>
 public sealed class GrpcEndpoint(GrpcMethods methods, GatewayAuth auth, IOptions<GatewayOptions> options, ILogger<GrpcEndpoint> logger)
 {
+    /// <summary>The longest delay <see cref="CancellationTokenSource.CancelAfter(TimeSpan)"/> takes.</summary>
+    private static readonly TimeSpan MaxTimer = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
+
     public async Task HandleAsync(HttpContext http)
     {
         var request = http.Request;
@@ -49,7 +52,8 @@ public sealed class GrpcEndpoint(GrpcMethods methods, GatewayAuth auth, IOptions
             {
                 var timeout = GrpcProtocol.ParseTimeout(timeoutText)
                     ?? throw new RpcException(StatusCode.InvalidArgument, $"grpc-timeout '{timeoutText}' is not 1-8 digits and a unit (H, M, S, m, u, n)");
-                deadline.CancelAfter(timeout);
+                // A timer runs at most ~49.7 days; a longer deadline (grpc-timeout allows 99999999H) cannot pass during a call.
+                if (timeout <= MaxTimer) deadline.CancelAfter(timeout);
             }
             var compress = encoding == GrpcProtocol.Gzip && AcceptsGzip(request);
             var call = new GrpcCallContext(http, method.Descriptor, options.Value.MaxReceiveMessageBytes, encoding, callCancellation.Token);
