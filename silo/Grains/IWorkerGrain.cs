@@ -16,9 +16,6 @@ public interface IWorkerGrain : IGrainWithCompoundKey
 
     /// <summary>The mean validation loss over the first <paramref name="batches"/> validation batches, with the current parameters.</summary>
     Task<double> Evaluate(int batches);
-
-    /// <summary>Ends the worker's part in a run that has ended: frees its replica and deactivates, giving its device back.</summary>
-    Task Release();
 }
 
 /// <param name="Loss">The target-weighted mean loss of the worker's parts.</param>

@@ -283,31 +283,9 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
         }
         finally
         {
-            if (state is RunState.Completed or RunState.Stopped or RunState.Failed) await ReleaseWorkersAsync(workers);
             await PersistAsync();
             end.TrySetResult();
         }
-    }
-
-    /// <summary>
-    /// Gives the devices of an ended run's live workers back to their silos, so the next run finds them free rather than
-    /// waiting for idle collection. A worker that cannot be reached has lost its activation, and its device, anyway.
-    /// </summary>
-    private async Task ReleaseWorkersAsync(IReadOnlyList<IWorkerGrain> workers)
-    {
-        var released = live.Select(async rank =>
-        {
-            try
-            {
-                await workers[rank].Release();
-            }
-            catch (Exception e)
-            {
-                logger.LogWarning(e, "run {Run}: worker {Rank} could not be released", RunId, rank);
-            }
-        });
-        await Task.WhenAll(released);
-        live.Clear();
     }
 
     /// <summary>An n-gram run: the data shards count their parts; the merged model goes to model.ngram in the checkpoint directory.</summary>

@@ -69,13 +69,6 @@ public sealed class WorkerGrain(RunData data) : Grain, IWorkerGrain
         return prepared.Evaluate(validation!, batches);
     }
 
-    public Task Release()
-    {
-        ReleaseReplica();
-        DeactivateOnIdle();
-        return Task.CompletedTask;
-    }
-
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         ReleaseReplica();

@@ -73,20 +73,6 @@ public sealed class ClusterRunControlTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task AnEndedRunGivesItsWorkersDevicesBackSoTheNextRunOnThemStartsAtOnce()
-    {
-        // Two worker silos of one device each: a run of two workers holds every device of the cluster while it runs.
-        foreach (var id in new[] { "devices-first", "devices-second" })
-        {
-            var run = Caller.GrainFactory.GetGrain<ITrainingRunGrain>(id);
-            await run.Start(Spec(Config(steps: 20, checkpointEvery: 10, test: id)));
-            var ended = await TrainingEquivalence.RunToEndAsync(run, TimeSpan.FromSeconds(90));
-            ended.State.Should().Be(RunState.Completed, $"run {id} found free devices: {ended.Error}");
-            ended.Workers.Should().Be(0, "an ended run holds no workers");
-        }
-    }
-
-    [Fact]
     public async Task ResumeSkipsADamagedAndAPartialCheckpointForTheNewestValidOne()
     {
         var config = Config(steps: 300, checkpointEvery: 20);
