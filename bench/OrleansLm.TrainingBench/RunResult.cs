@@ -8,7 +8,7 @@ internal sealed record RunResult(double SecondsPerStep, IReadOnlyList<double> Lo
     /// <summary>What only a cluster run measures; null for the single-process trainer.</summary>
     public ClusterStep? Cluster { get; init; }
 
-    /// <summary>Cores the rest of the machine kept busy, on average, while the run ran (see <see cref="MachineCpu"/>).</summary>
+    /// <summary>Cores the rest of the machine kept busy, on average, while the run ran (see <see cref="OrleansLm.Bench.MachineCpu"/>).</summary>
     public double OthersCores { get; init; } = double.NaN;
 }
 

@@ -1,27 +1,33 @@
 using System.Diagnostics;
 using System.Globalization;
 
-namespace OrleansLm.TrainingBench;
+namespace OrleansLm.Bench;
 
 /// <summary>
-/// The machine's busy CPU time (Linux, the first line of /proc/stat: all but idle and iowait) next to this process's,
-/// so that a run can say how much CPU the rest of the machine (other builds and tests on a shared box) took meanwhile.
+/// The machine's busy CPU time (Linux, the first line of /proc/stat: all but idle and iowait) next to the benchmark's
+/// own (this process's and those of the processes it started), so that a run can say how much CPU the rest of the
+/// machine (other builds and tests on a shared box) took meanwhile.
 /// </summary>
-internal readonly record struct MachineCpu(double BusySeconds, double ProcessSeconds, long Timestamp)
+internal readonly record struct MachineCpu(double BusySeconds, double OwnSeconds, long Timestamp, IReadOnlyList<Process> Own)
 {
     private const string Stat = "/proc/stat";
 
     /// <summary>/proc/stat counts in USER_HZ, 100 per second on every Linux architecture .NET runs on.</summary>
     private const double TicksPerSecond = 100;
 
-    public static MachineCpu Now() => new(MachineBusySeconds(), Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds, Stopwatch.GetTimestamp());
+    /// <summary>A reading; <paramref name="children"/> are processes the benchmark started, whose CPU time is its own too.</summary>
+    public static MachineCpu Now(params IReadOnlyList<Process> children)
+    {
+        IReadOnlyList<Process> own = [Process.GetCurrentProcess(), .. children];
+        return new(MachineBusySeconds(), OwnSecondsOf(own), Stopwatch.GetTimestamp(), own);
+    }
 
     /// <summary>Cores the rest of the machine kept busy, on average, since this reading (NaN off Linux).</summary>
     public double OthersCoresSince()
     {
-        var now = Now();
-        var others = (now.BusySeconds - BusySeconds) - (now.ProcessSeconds - ProcessSeconds);
-        return Math.Max(0, others) / Stopwatch.GetElapsedTime(Timestamp, now.Timestamp).TotalSeconds;
+        var (busy, own, now) = (MachineBusySeconds(), OwnSecondsOf(Own), Stopwatch.GetTimestamp());
+        var others = (busy - BusySeconds) - (own - OwnSeconds);
+        return Math.Max(0, others) / Stopwatch.GetElapsedTime(Timestamp, now).TotalSeconds;
     }
 
     /// <summary>
@@ -35,10 +41,18 @@ internal readonly record struct MachineCpu(double BusySeconds, double ProcessSec
         {
             var start = Now();
             await Task.Delay(TimeSpan.FromSeconds(1));
-            var busy = (Now().BusySeconds - start.BusySeconds) / Stopwatch.GetElapsedTime(start.Timestamp).TotalSeconds / Environment.ProcessorCount;
+            var busy = (MachineBusySeconds() - start.BusySeconds) / Stopwatch.GetElapsedTime(start.Timestamp).TotalSeconds / Environment.ProcessorCount;
             if (!(busy >= busyFraction) || clock.Elapsed >= limit) return busy;
         }
     }
+
+    private static double OwnSecondsOf(IReadOnlyList<Process> processes) =>
+        processes.Sum(process =>
+        {
+            // An exited child's time can no longer be read: the benchmark reads while its children run.
+            process.Refresh();
+            return process.HasExited ? 0 : process.TotalProcessorTime.TotalSeconds;
+        });
 
     private static double MachineBusySeconds()
     {
