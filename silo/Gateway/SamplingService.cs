@@ -86,8 +86,7 @@ public sealed class SamplingService(IGrainFactory grains, RunStorage storage, Se
         CheckAlternatives(request.TopLogprobs);
         await using var lease = await AcquireAsync(request.Model, call.CancellationToken);
         var served = lease.Model;
-        var tokens = served.Encode(request.Text, "text");
-        var score = await served.ScoreAsync(tokens, call.CancellationToken);
+        var (tokens, score) = await served.ScoreAsync(request.Text, "text", call.CancellationToken);
         var alternatives = request.TopLogprobs > 0 ? await served.AlternativesAsync(tokens, 1, request.TopLogprobs, call.CancellationToken) : null;
         var response = new ScoreResponse
         {

@@ -80,13 +80,16 @@ public sealed partial class TrainingService(IGrainFactory grains, RunStorage sto
     {
         var response = new ListRunsResponse();
         foreach (var record in await storage.Store.AllAsync(cancellation))
+        {
+            var (family, steps) = Outline(record.Spec);
             response.Runs.Add(new Run
             {
-                RunId = record.RunId, State = ToProto(record.State), Step = record.Step, TotalSteps = RunSpecs.Config(record.Spec).TrainingOrDefault.Steps,
+                RunId = record.RunId, State = ToProto(record.State), Step = record.Step, TotalSteps = steps,
                 CheckpointStep = record.CheckpointStep, Error = record.Error ?? "",
-                RequestedWorkers = record.Spec.Workers, ParameterServers = record.Spec.ParameterServers, ModelFamily = Family(record.Spec),
+                RequestedWorkers = record.Spec.Workers, ParameterServers = record.Spec.ParameterServers, ModelFamily = family,
                 ValidationLoss = double.NaN, ValidationPerplexity = double.NaN, Loss = double.NaN, EtaSeconds = -1,
             });
+        }
         return response;
     }
 
@@ -169,7 +172,7 @@ public sealed partial class TrainingService(IGrainFactory grains, RunStorage sto
         EtaSeconds = status.Eta?.TotalSeconds ?? -1,
         CheckpointStep = status.CheckpointStep,
         Error = status.Error ?? "",
-        ModelFamily = Family(spec),
+        ModelFamily = Outline(spec).Family,
     };
 
     internal static ProtoRunState ToProto(RunState state) => state switch
@@ -182,9 +185,16 @@ public sealed partial class TrainingService(IGrainFactory grains, RunStorage sto
         _ => ProtoRunState.Unspecified,
     };
 
-    /// <summary>The model family's name in run.yaml (model.family), read from the spec without building anything.</summary>
-    private static string Family(RunSpec spec) =>
-        JsonNode.Parse(spec.ConfigJson)?["model"]?["family"]?.GetValue<string>() ?? "transformer";
+    /// <summary>
+    /// What a listing shows of a run's config, model.family and training.steps, read from the spec's JSON: binding it as a
+    /// RunConfig validates it, which builds a probe model under the process-wide model-building lock, once per run listed.
+    /// </summary>
+    private static (string Family, long Steps) Outline(RunSpec spec)
+    {
+        var config = JsonNode.Parse(spec.ConfigJson);
+        return (config?["model"]?["family"]?.GetValue<string>() ?? "transformer",
+            config?["training"]?["steps"]?.GetValue<long>() ?? new TrainingSection().Steps);
+    }
 
     [GeneratedRegex("^[A-Za-z0-9._-]{1,64}$")]
     private static partial Regex NamePattern();

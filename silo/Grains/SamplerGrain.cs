@@ -40,7 +40,7 @@ public sealed class SamplerGrain(ServedModels models) : Grain, ISamplerGrain
     public async Task<TextScore> Score(string text)
     {
         await using var lease = await models.AcquireAsync(GetPrimaryKeyString(), GrainFactory);
-        var score = await lease.Model.ScoreAsync(lease.Model.Encode(text, nameof(text)));
+        var (_, score) = await lease.Model.ScoreAsync(text, nameof(text));
         return new TextScore(score.Surprisal.Count, score.AverageSurprisal, score.AverageSurprisalBits, score.Perplexity);
     }
 

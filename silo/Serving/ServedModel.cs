@@ -35,13 +35,10 @@ public sealed class ServedModel(string key, ILanguageModel model, ITokenizer tok
     public Task<IReadOnlyList<BeamHypothesis>> SearchAsync(IReadOnlyList<int> prompt, BeamSearchOptions options, CancellationToken cancellation = default) =>
         Task.Run(() => BeamSearch.Search(Model, prompt, options), cancellation);
 
-    /// <summary>The surprisal of each token of <paramref name="tokens"/> after the first (at least two tokens).</summary>
-    public Task<SequenceScore> ScoreAsync(IReadOnlyList<int> tokens, CancellationToken cancellation = default)
-    {
-        if (tokens.Count < 2)
-            throw new ArgumentException($"the text needs at least two tokens to score, it has {tokens.Count}", "text");
-        return Task.Run(() => Scorer.Score(Model, tokens), cancellation);
-    }
+    /// <summary>The tokens of <paramref name="text"/> (at least two) and the surprisal of each after the first (<see cref="TextDecoding.Score"/>).</summary>
+    /// <param name="field">The caller's name for the text, which errors name.</param>
+    public Task<(int[] Tokens, SequenceScore Score)> ScoreAsync(string text, string field, CancellationToken cancellation = default) =>
+        Task.Run(() => TextDecoding.Score(Model, Tokenizer, text, field), cancellation);
 
     /// <summary>The most likely tokens at each position from <paramref name="start"/> on (<see cref="TokenAlternatives"/>).</summary>
     public Task<IReadOnlyList<IReadOnlyList<TokenLogProb>>> AlternativesAsync(IReadOnlyList<int> sequence, int start, int count, CancellationToken cancellation = default) =>

@@ -54,10 +54,6 @@ public sealed class ServedModels(ServingOptions options) : IAsyncDisposable
         if (entries.TryGetValue(key, out var entry)) entry.Stale = true;
     }
 
-    /// <summary>The keys loaded now, with the run step each was exported at (null for files).</summary>
-    public IReadOnlyDictionary<string, long?> Loaded =>
-        entries.Where(e => e.Value.Current is not null).ToDictionary(e => e.Key, e => e.Value.Current!.RunStep);
-
     public async ValueTask DisposeAsync()
     {
         foreach (var entry in entries.Values)
