@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
-using Google.Protobuf.Reflection;
 using OrleansLm.Bench;
+using OrleansLm.Client;
 using OrleansLm.GatewayBench;
 using OrleansLm.Model.Decoding;
 using OrleansLm.Model.Torch;
@@ -107,21 +107,18 @@ async Task<int> RunAsync()
         await using var batched = await GatewayProcess.StartAsync(siloDll, modelDirectory.FullName, threads, new Dictionary<string, string>());
         await using var unbatched = await GatewayProcess.StartAsync(siloDll, modelDirectory.FullName, threads,
             new Dictionary<string, string> { ["OLM_Gateway__MaxBatchRows"] = "1" });
-        using var toBatched = new GrpcCaller(batched.Address);
-        using var toUnbatched = new GrpcCaller(unbatched.Address);
+        using var toBatched = new GatewayConnection(new GatewayConnectionOptions { Address = batched.Address });
+        using var toUnbatched = new GatewayConnection(new GatewayConnectionOptions { Address = unbatched.Address });
+        var (batchedSampling, unbatchedSampling, health) = (new SamplingClient(toBatched), new SamplingClient(toUnbatched), new HealthClient(toBatched));
         IReadOnlyList<Process> silos = [batched.Process, unbatched.Process];
 
-        var sampling = SamplingReflection.Descriptor.FindTypeByName<ServiceDescriptor>("SamplingService");
-        var health = OrleansLm.Protos.Health.V1.HealthReflection.Descriptor.FindTypeByName<ServiceDescriptor>("Health");
-        var (generatePath, streamPath, scorePath, listPath, checkPath) = (GrpcCaller.Path(sampling, "Generate"), GrpcCaller.Path(sampling, "GenerateStream"),
-            GrpcCaller.Path(sampling, "Score"), GrpcCaller.Path(sampling, "ListModels"), GrpcCaller.Path(health, "Check"));
 
-        Func<int, int, Task<int>> GatewayGenerate(GrpcCaller caller, int newTokens, double temperature) => async (client, index) =>
+        Func<int, int, Task<int>> GatewayGenerate(SamplingClient sampling, int newTokens, double temperature) => async (client, index) =>
         {
-            var response = await caller.UnaryAsync(generatePath, new GenerateRequest
+            var response = await sampling.GenerateAsync(new GenerateRequest
             {
                 Model = ModelName, Prompt = Excerpt(PromptChars, client, index), MaxNewTokens = newTokens, Temperature = temperature, Seed = index,
-            }, GenerateResponse.Parser);
+            });
             return Generated(response.Completions.Single().Tokens.Count, newTokens);
         };
         Func<int, int, Task<int>> InProcessGenerate(int newTokens) => async (client, index) =>
@@ -134,20 +131,20 @@ async Task<int> RunAsync()
         List<Scenario> scenarios =
         [
             new("generate_1", Invariant($"Generate {GeneratedTokens} tokens, sampled (T = {SampledTemperature}), {PromptChars}-char prompt"), 1,
-                GatewayGenerate(toBatched, GeneratedTokens, SampledTemperature)),
+                GatewayGenerate(batchedSampling, GeneratedTokens, SampledTemperature)),
             new("generate_n", Invariant($"Generate {GeneratedTokens} tokens, sampled (T = {SampledTemperature}), {PromptChars}-char prompt"), clients,
-                GatewayGenerate(toBatched, GeneratedTokens, SampledTemperature)),
+                GatewayGenerate(batchedSampling, GeneratedTokens, SampledTemperature)),
             new("generate_n_unbatched", "the same, Gateway:MaxBatchRows = 1 (no batching)", clients,
-                GatewayGenerate(toUnbatched, GeneratedTokens, SampledTemperature)),
+                GatewayGenerate(unbatchedSampling, GeneratedTokens, SampledTemperature)),
             new("score_1", Invariant($"Score a {ScoredChars}-char text"), 1, Score),
             new("score_n", Invariant($"Score a {ScoredChars}-char text"), clients, Score),
             new("stream", Invariant($"GenerateStream {StreamedTokens} tokens, greedy, {ContextChars}-char prompt"), 1, Stream),
             new("stream_in_process", "the same, ServedModel in process (tokens through its callback)", 1, StreamInProcess),
-            new("generate_1_token", "Generate 1 token, greedy, through the gateway", 1, GatewayGenerate(toBatched, 1, 0)),
+            new("generate_1_token", "Generate 1 token, greedy, through the gateway", 1, GatewayGenerate(batchedSampling, 1, 0)),
             new("generate_1_token_in_process", "Generate 1 token, greedy, ServedModel in process", 1, InProcessGenerate(1)),
             // One row fills a batch at once, so this silo's batcher never waits for others to join.
-            new("generate_1_token_unbatched", "Generate 1 token, greedy, through the gateway, MaxBatchRows = 1 (no batch wait)", 1, GatewayGenerate(toUnbatched, 1, 0)),
-            new("generate_more_tokens", Invariant($"Generate {OverheadTokens} tokens, greedy, through the gateway"), 1, GatewayGenerate(toBatched, OverheadTokens, 0)),
+            new("generate_1_token_unbatched", "Generate 1 token, greedy, through the gateway, MaxBatchRows = 1 (no batch wait)", 1, GatewayGenerate(unbatchedSampling, 1, 0)),
+            new("generate_more_tokens", Invariant($"Generate {OverheadTokens} tokens, greedy, through the gateway"), 1, GatewayGenerate(batchedSampling, OverheadTokens, 0)),
             new("generate_more_tokens_in_process", Invariant($"Generate {OverheadTokens} tokens, greedy, ServedModel in process"), 1, InProcessGenerate(OverheadTokens)),
             new("health_check", "grpc.health.v1.Health/Check", 1, Check),
             new("list_models", "ListModels", 1, List),
@@ -178,7 +175,7 @@ async Task<int> RunAsync()
 
         async Task<int> Score(int client, int index)
         {
-            var response = await toBatched.UnaryAsync(scorePath, new ScoreRequest { Model = ModelName, Text = Excerpt(ScoredChars, client, index) }, ScoreResponse.Parser);
+            var response = await batchedSampling.ScoreAsync(new ScoreRequest { Model = ModelName, Text = Excerpt(ScoredChars, client, index) });
             return response.Tokens.Count;
         }
 
@@ -187,7 +184,7 @@ async Task<int> RunAsync()
             var start = Stopwatch.GetTimestamp();
             var tokens = 0;
             var request = new GenerateRequest { Model = ModelName, Prompt = Excerpt(ContextChars, client, index), MaxNewTokens = StreamedTokens, Temperature = 0 };
-            await foreach (var chunk in toBatched.StreamAsync(streamPath, request, GenerateChunk.Parser))
+            await foreach (var chunk in batchedSampling.GenerateStreamAsync(request))
                 if (chunk.Token is not null && tokens++ == 0) firstTokenMs.Enqueue(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
             return Generated(tokens, StreamedTokens);
         }
@@ -202,14 +199,14 @@ async Task<int> RunAsync()
 
         async Task<int> Check(int client, int index)
         {
-            var response = await toBatched.UnaryAsync(checkPath, new HealthCheckRequest(), HealthCheckResponse.Parser);
+            var response = await health.CheckAsync(new HealthCheckRequest());
             return response.Status == HealthCheckResponse.Types.ServingStatus.Serving ? 0
                 : throw new InvalidOperationException($"the silo's health is {response.Status}, not SERVING");
         }
 
         async Task<int> List(int client, int index)
         {
-            var response = await toBatched.UnaryAsync(listPath, new ListModelsRequest(), ListModelsResponse.Parser);
+            var response = await batchedSampling.ListModelsAsync(new ListModelsRequest());
             return response.Models.Any(m => m.Model == ModelName) ? 0 : throw new InvalidOperationException($"ListModels does not list {ModelName}");
         }
     }
