@@ -118,23 +118,20 @@ public sealed partial class TrainingService(IGrainFactory grains, RunStorage sto
         var status = await run.Status();
         await events.WriteAsync(new RunEvent { Status = ToRun(status, record.Spec) });
         var sentSteps = request.FromStep < 0 ? status.Losses.Count : (int)Math.Min(request.FromStep, status.Losses.Count);
-        var sentValidation = request.FromStep < 0 ? status.ValidationLoss : double.NaN;
+        var sentEvaluations = status.Evaluations.Count(e => request.FromStep < 0 || e.Step <= request.FromStep);
         var sentState = status.State;
         while (true)
         {
+            // Each evaluation follows the step it was taken after, as the run took them.
             for (; sentSteps < status.Losses.Count; sentSteps++)
+            {
                 await events.WriteAsync(new RunEvent
                 {
                     Step = new StepEvent { Step = sentSteps + 1, TotalSteps = status.TotalSteps, Loss = status.Losses[sentSteps], TokensPerSecond = status.TokensPerSecond },
                 });
-            if (!double.IsNaN(status.ValidationLoss) && !status.ValidationLoss.Equals(sentValidation))
-            {
-                await events.WriteAsync(new RunEvent
-                {
-                    Evaluation = new EvaluationEvent { Step = status.Step, ValidationLoss = status.ValidationLoss, ValidationPerplexity = Math.Exp(status.ValidationLoss) },
-                });
-                sentValidation = status.ValidationLoss;
+                sentEvaluations = await SendEvaluationsAsync(status, sentEvaluations, sentSteps + 1, events);
             }
+            sentEvaluations = await SendEvaluationsAsync(status, sentEvaluations, long.MaxValue, events);
             if (status.State != sentState)
             {
                 await events.WriteAsync(new RunEvent { Status = ToRun(status, record.Spec) });
@@ -152,6 +149,17 @@ public sealed partial class TrainingService(IGrainFactory grains, RunStorage sto
         return await storage.Store.LoadAsync(runId, CancellationToken.None)
             ?? throw new RpcException(StatusCode.NotFound, $"run_id: no run {runId} in cluster storage");
     }
+
+    /// <summary>Sends the evaluations after <paramref name="sent"/> taken up to <paramref name="step"/>; returns how many are sent now.</summary>
+    private static async Task<int> SendEvaluationsAsync(RunStatus status, int sent, long step, IServerStreamWriter<RunEvent> events)
+    {
+        for (; sent < status.Evaluations.Count && status.Evaluations[sent].Step <= step; sent++)
+            await events.WriteAsync(new RunEvent { Evaluation = ToEvaluationEvent(status.Evaluations[sent]) });
+        return sent;
+    }
+
+    private static EvaluationEvent ToEvaluationEvent(Evaluation evaluation) =>
+        new() { Step = evaluation.Step, ValidationLoss = evaluation.Loss, ValidationPerplexity = Math.Exp(evaluation.Loss) };
 
     private static int Parallelism(int value, string field) =>
         value is >= 0 and <= MaxParallelism ? Math.Max(value, 1) : throw new ArgumentException($"must lie in [0, {MaxParallelism}] (0 for 1), not {value}", field);
@@ -173,6 +181,10 @@ public sealed partial class TrainingService(IGrainFactory grains, RunStorage sto
         CheckpointStep = status.CheckpointStep,
         Error = status.Error ?? "",
         ModelFamily = Outline(spec).Family,
+        Parameters = status.Shape?.Parameters ?? 0,
+        FlopsPerToken = status.Shape?.FlopsPerToken ?? 0,
+        Tokens = status.Tokens,
+        Evaluations = { status.Evaluations.Select(ToEvaluationEvent) },
     };
 
     internal static ProtoRunState ToProto(RunState state) => state switch

@@ -58,6 +58,19 @@ public enum RunState { NotStarted, Running, Paused, Stopped, Completed, Failed }
 /// <param name="Eta">The time the remaining steps take at the current rate; null before the first step or once ended.</param>
 /// <param name="CheckpointStep">The step of the newest checkpoint written, or -1.</param>
 /// <param name="Losses">The training loss of every step so far (a researcher's loss curve, and what equivalence tests compare).</param>
+/// <param name="Evaluations">Every validation loss reported so far, in step order.</param>
+/// <param name="Shape">The model's size and cost; null until the run's loop has built its probe model, and for n-gram runs.</param>
 public sealed record RunStatus(
     string RunId, RunState State, long Step, long TotalSteps, double Loss, double ValidationLoss, double TokensPerSecond,
-    int Workers, TimeSpan? Eta, long CheckpointStep, string? Error, IReadOnlyList<double> Losses);
+    int Workers, TimeSpan? Eta, long CheckpointStep, string? Error, IReadOnlyList<double> Losses,
+    IReadOnlyList<Evaluation> Evaluations, RunShape? Shape)
+{
+    /// <summary>Tokens trained on so far: every step trains on data.batch_size rows of data.block_size targets.</summary>
+    public long Tokens => Step * (Shape?.TokensPerStep ?? 0);
+}
+
+/// <summary>The validation loss the run reported after step <paramref name="Step"/>.</summary>
+public sealed record Evaluation(long Step, double Loss);
+
+/// <summary>What a scaling-law fit needs of a run: N, the training FLOPs per token (C = FlopsPerToken · D) and D per step.</summary>
+public sealed record RunShape(long Parameters, double FlopsPerToken, long TokensPerStep);

@@ -27,6 +27,14 @@ public static class RunSpecs
             : throw new ArgumentException($"spec.config: model.family is {config.ModelOrDefault.GetType().Name.Replace("Section", "")}, not ngram: the run has no n-grams to count", nameof(spec));
     }
 
+    /// <summary>The run's model size and training cost per token, read off a model built from its configuration.</summary>
+    public static RunShape Shape(RunConfig config, RunData data)
+    {
+        var (_, corpus) = data.Load(config.Data);
+        using var model = TrainingRun.BuildModel(config, corpus.VocabularySize);
+        return new RunShape(model.ParameterCount, model.FlopsPerToken(config.Data.BlockSize), (long)config.Data.BatchSize * config.Data.BlockSize);
+    }
+
     /// <summary>The spec's data-parallel parts N, which must be at least one.</summary>
     public static void CheckWorkers(RunSpec spec)
     {

@@ -34,6 +34,8 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
     private static readonly TimeSpan RecoveryLimit = TimeSpan.FromMinutes(3);
 
     private readonly List<double> losses = [];
+    private readonly List<Evaluation> evaluations = [];
+    private RunShape? shape;
     private TaskCompletionSource ended = NewSignal();
     private TaskCompletionSource resumed = NewSignal();
     private RunState state = RunState.NotStarted;
@@ -125,7 +127,7 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
 
     public Task<RunStatus> Status() => Task.FromResult(new RunStatus(
         RunId, state, losses.Count, totalSteps, losses.Count > 0 ? losses[^1] : double.NaN, validationLoss, tokensPerSecond,
-        live.Count, state == RunState.Running ? eta : null, checkpointStep, error, [.. losses]));
+        live.Count, state == RunState.Running ? eta : null, checkpointStep, error, [.. losses], [.. evaluations], shape));
 
     public Task<StepTimings> Timings() => Task.FromResult(timedSteps > 0 ? timings.Over(timedSteps) : StepTimings.Zero);
 
@@ -207,6 +209,7 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
         try
         {
             await PersistAsync();
+            shape ??= await Task.Run(() => RunSpecs.Shape(config, data));
             live.Clear();
             var schedule = config.ScheduleOrDefault.Build(config.OptimizerOrDefault.Lr, training.Steps);
             var pace = new Pace();
@@ -296,7 +299,8 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
             await PersistAsync();
             Directory.CreateDirectory(runSpec.CheckpointDirectory!);
             var summary = await NGramCounting.CountAsync(GrainFactory, data, RunId, runSpec, NGramModelPath(runSpec), CancellationToken.None);
-            (validationLoss, state) = (summary.ValidationLoss, RunState.Completed);
+            Evaluated(summary.ValidationLoss);
+            state = RunState.Completed;
             logger.LogInformation("run {Run} counted the n-grams of {Tokens} tokens on {Parts} data shards: validation loss {Validation:F4}",
                 RunId, summary.TrainTokens, runSpec.Workers, validationLoss);
         }
@@ -373,8 +377,7 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
         var last = losses.Count == training.Steps;
         if (last || (training.EvalEvery > 0 && losses.Count % training.EvalEvery == 0))
         {
-            validationLoss = await EvaluateAsync(workers, training.EvalBatches);
-            evaluatedStep = losses.Count;
+            Evaluated(await EvaluateAsync(workers, training.EvalBatches));
         }
     }
 
@@ -397,6 +400,12 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
 
     /// <summary>Batch parts i, i + n, i + 2n, … of <paramref name="parts"/> for the i-th of <paramref name="n"/> live workers.</summary>
     private static int[] PartsOf(int i, int n, int parts) => [.. Enumerable.Range(0, parts).Where(p => p % n == i)];
+
+    private void Evaluated(double loss)
+    {
+        (validationLoss, evaluatedStep) = (loss, losses.Count);
+        evaluations.Add(new Evaluation(losses.Count, loss));
+    }
 
     private async Task<double> EvaluateAsync(List<IWorkerGrain> workers, int batches)
     {
@@ -443,8 +452,7 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
             try
             {
                 if (live.Count == 0) await RejoinAsync(workers);
-                validationLoss = await EvaluateAsync(workers, batches);
-                evaluatedStep = losses.Count;
+                Evaluated(await EvaluateAsync(workers, batches));
                 return;
             }
             catch (WorkersLostException e) when (lastProgress.Elapsed <= RecoveryLimit)
@@ -494,12 +502,15 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
             await Task.WhenAll(shards.Select(s => s.Prepare(runSpec)));
             await Task.WhenAll(shards.Select(s => s.Abandon(0, attempt)));
             losses.Clear();
+            evaluations.Clear();
             (validationLoss, checkpointStep) = (double.NaN, -1);
             return;
         }
         await Task.WhenAll(shards.Select((s, k) => s.Restore(runSpec, manifest.Files[k], manifest.Step, attempt)));
         losses.Clear();
         losses.AddRange(manifest.Losses);
+        evaluations.Clear();
+        evaluations.AddRange(manifest.Evaluations ?? []);
         (validationLoss, checkpointStep) = (manifest.ValidationLoss, manifest.Step);
         logger.LogInformation("run {Run} restored from the checkpoint of step {Step}", RunId, manifest.Step);
     }
@@ -522,7 +533,7 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
         var files = await Task.WhenAll(shards.Select(s => s.Checkpoint(step, directory)));
         var config = RunSpecs.Config(runSpec);
         new RunManifest(RunManifest.CurrentFormat, RunId, step, runSpec, DataCursor: step,
-            new RunSeeds(config.TrainingOrDefault.Seed, config.Data.Seed), validationLoss, [.. losses], files, DateTimeOffset.UtcNow).Write(directory);
+            new RunSeeds(config.TrainingOrDefault.Seed, config.Data.Seed), validationLoss, [.. losses], files, DateTimeOffset.UtcNow, [.. evaluations]).Write(directory);
         checkpointStep = step;
         RunManifest.Prune(runSpec.CheckpointDirectory!, KeptCheckpoints);
         await PersistAsync();

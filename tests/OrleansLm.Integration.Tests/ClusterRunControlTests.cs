@@ -73,6 +73,31 @@ public sealed class ClusterRunControlTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ARunReportsItsModelsSizeAndEveryEvaluationAndItsCheckpointsKeepThemAcrossAStop()
+    {
+        var config = Config(steps: 30, checkpointEvery: 5);
+        config = config with { Training = config.TrainingOrDefault with { EvalEvery = 10 } };
+        var run = Caller.GrainFactory.GetGrain<ITrainingRunGrain>("shape-and-evaluations");
+
+        await run.Start(Spec(config));
+        await Until(run, s => s.Step >= 12);
+        await run.Stop();
+        var stopped = await TrainingEquivalence.RunToEndAsync(run, Patience);
+        stopped.Evaluations.Select(e => e.Step).Should().Equal(10);
+        await run.Resume();
+        var completed = await TrainingEquivalence.RunToEndAsync(run, Patience);
+
+        completed.State.Should().Be(RunState.Completed);
+        completed.Evaluations.Select(e => e.Step).Should().Equal([10, 20, 30], "the evaluation before the stop comes back from the checkpoint");
+        completed.Evaluations[0].Loss.Should().Be(stopped.Evaluations[0].Loss);
+        completed.Evaluations[^1].Loss.Should().Be(completed.ValidationLoss);
+        var (_, corpus) = TrainingRun.LoadData(config.Data);
+        using var model = TrainingRun.BuildModel(config, corpus.VocabularySize);
+        completed.Shape.Should().Be(new RunShape(model.ParameterCount, model.FlopsPerToken(config.Data.BlockSize), 4 * 8));
+        completed.Tokens.Should().Be(30 * 4 * 8, "every step trains on batch_size rows of block_size targets");
+    }
+
+    [Fact]
     public async Task ResumeSkipsADamagedAndAPartialCheckpointForTheNewestValidOne()
     {
         var config = Config(steps: 300, checkpointEvery: 20);

@@ -104,8 +104,7 @@ public sealed class PythonInteropTests(PythonInteropTests.Session session) : ICl
         losses.TakeLast(10).Average().Should().BeLessThan(losses.Take(10).Average() - 0.5, "the tiny run learns its corpus");
 
         var evaluations = watch["evaluations"]!.AsArray();
-        evaluations.Should().NotBeEmpty();
-        evaluations.Select(e => e!.Number("step")).Should().BeInAscendingOrder().And.OnlyHaveUniqueItems().And.OnlyContain(s => s >= TinyEvalEvery && s <= TinySteps);
+        evaluations.Select(e => e!.Number("step")).Should().Equal([40, 80, 120], "the run evaluates every eval_every = 40 steps, and WatchRun sends each evaluation with its step");
         foreach (var evaluation in evaluations)
             evaluation!.Real("validation_perplexity").Should().BeApproximately(Math.Exp(evaluation!.Real("validation_loss")), 1e-9);
 
@@ -122,6 +121,11 @@ public sealed class PythonInteropTests(PythonInteropTests.Session session) : ICl
         got.Number("step").Should().Be(TinySteps);
         got.Real("loss").Should().Be(losses[^1]);
         got.Real("validation_perplexity").Should().BeApproximately(Math.Exp(got.Real("validation_loss")), 1e-9);
+        got.Number("tokens").Should().Be(TinySteps * 4 * 32, "each step trains on batch_size 4 rows of block_size 32 targets");
+        got.Number("parameters").Should().BePositive();
+        got.Real("flops_per_token").Should().BePositive();
+        got["evaluations"]!.AsArray().Select(e => (e!.Number("step"), e!.Real("validation_loss")))
+            .Should().Equal(evaluations.Select(e => (e!.Number("step"), e!.Real("validation_loss"))), "GetRun keeps every evaluation WatchRun streamed");
 
         var listed = session["list_runs"]["runs"]!.AsArray().Single()!;
         listed.Text("run_id").Should().Be("tiny");

@@ -87,7 +87,8 @@ def run_summary(run):
         "run_id": run.run_id, "state": training_pb2.RunState.Name(run.state), "step": run.step, "total_steps": run.total_steps,
         "loss": run.loss, "validation_loss": run.validation_loss, "validation_perplexity": run.validation_perplexity,
         "checkpoint_step": run.checkpoint_step, "model_family": run.model_family, "requested_workers": run.requested_workers,
-        "error": run.error,
+        "error": run.error, "parameters": run.parameters, "flops_per_token": run.flops_per_token, "tokens": run.tokens,
+        "evaluations": [{"step": e.step, "validation_loss": e.validation_loss} for e in run.evaluations],
     }
 
 
