@@ -8,6 +8,7 @@ using OrleansLm.Protos.V1;
 using OrleansLm.Runtime.Grains;
 using OrleansLm.Silo.Gateway.Grpc;
 using OrleansLm.Silo.Grains;
+using OrleansLm.Silo.Metrics;
 using OrleansLm.Silo.Runs;
 using OrleansLm.Silo.Serving;
 using TokenLogProb = OrleansLm.Model.Decoding.TokenLogProb;
@@ -70,14 +71,27 @@ public sealed class SamplingService(IGrainFactory grains, RunStorage storage, Se
             token => pending.Writer.TryWrite(new GenerateChunk { Index = token.Sample, Token = Token(served, token.Token, token.LogProb, null) }),
             call.CancellationToken);
         _ = decoding.ContinueWith(_ => pending.Writer.TryComplete(), TaskScheduler.Default);
-        await foreach (var chunk in pending.Reader.ReadAllAsync(call.CancellationToken)) await chunks.WriteAsync(chunk);
-        var outputs = await decoding;
-        for (var index = 0; index < outputs.Count; index++)
+        var streamed = 0;
+        async Task SendTokenAsync(GenerateChunk chunk)
         {
-            if (plan.Beam is not null)
-                foreach (var (token, logProb) in outputs[index].Tokens.Zip(outputs[index].LogProbs))
-                    await chunks.WriteAsync(new GenerateChunk { Index = index, Token = Token(served, token, logProb, null) });
-            await chunks.WriteAsync(new GenerateChunk { Index = index, FinishReason = outputs[index].Finish });
+            if (streamed++ == 0) GatewayMeters.FirstToken(request.Model, call.Started);
+            await chunks.WriteAsync(chunk);
+        }
+        try
+        {
+            await foreach (var chunk in pending.Reader.ReadAllAsync(call.CancellationToken)) await SendTokenAsync(chunk);
+            var outputs = await decoding;
+            for (var index = 0; index < outputs.Count; index++)
+            {
+                if (plan.Beam is not null)
+                    foreach (var (token, logProb) in outputs[index].Tokens.Zip(outputs[index].LogProbs))
+                        await SendTokenAsync(new GenerateChunk { Index = index, Token = Token(served, token, logProb, null) });
+                await chunks.WriteAsync(new GenerateChunk { Index = index, FinishReason = outputs[index].Finish });
+            }
+        }
+        finally
+        {
+            GatewayMeters.Streamed(request.Model, streamed);
         }
     }
 

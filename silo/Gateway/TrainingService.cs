@@ -204,8 +204,7 @@ public sealed partial class TrainingService(IGrainFactory grains, RunStorage sto
     private static (string Family, long Steps) Outline(RunSpec spec)
     {
         var config = JsonNode.Parse(spec.ConfigJson);
-        return (config?["model"]?["family"]?.GetValue<string>() ?? "transformer",
-            config?["training"]?["steps"]?.GetValue<long>() ?? new TrainingSection().Steps);
+        return (RunSpecs.Family(spec), config?["training"]?["steps"]?.GetValue<long>() ?? new TrainingSection().Steps);
     }
 
     [GeneratedRegex("^[A-Za-z0-9._-]{1,64}$")]

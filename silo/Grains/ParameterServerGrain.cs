@@ -2,6 +2,7 @@ using System.Diagnostics;
 using OrleansLm.Model.Training;
 using OrleansLm.Model.Training.Parallel;
 using OrleansLm.Runtime.Grains;
+using OrleansLm.Silo.Metrics;
 
 namespace OrleansLm.Silo.Grains;
 
@@ -19,6 +20,7 @@ public sealed class ParameterServerGrain(RunData data) : Grain, IParameterServer
     private long currentStep;
     private long currentAttempt;
     private TimeSpan aggregating;
+    private TrainingMeters.RunLabels? labels;
 
     public Task Prepare(RunSpec spec)
     {
@@ -41,11 +43,17 @@ public sealed class ParameterServerGrain(RunData data) : Grain, IParameterServer
         return Task.CompletedTask;
     }
 
-    public Task<float[]> Pull() => Task.FromResult(Shard.Values());
+    public Task<float[]> Pull()
+    {
+        var values = Shard.Values();
+        TrainingMeters.ShardSentValues(labels!, Index, values.Length);
+        return Task.FromResult(values);
+    }
 
     public Task Push(long step, long attempt, float[] gradient, long tokens)
     {
         RequireCurrent(step, attempt);
+        TrainingMeters.ShardReceivedValues(labels!, Index, gradient.Length);
         Timed(() => Shard.Accumulate(gradient, tokens));
         return Task.CompletedTask;
     }
@@ -63,6 +71,7 @@ public sealed class ParameterServerGrain(RunData data) : Grain, IParameterServer
         RequireCurrent(step, attempt);
         Timed(() => Shard.Apply(learningRate, clipCoefficient));
         var seconds = aggregating.TotalSeconds;
+        TrainingMeters.ShardAggregated(labels!, Index, seconds);
         aggregating = TimeSpan.Zero;
         currentStep++;
         return Task.FromResult(seconds);
@@ -107,7 +116,8 @@ public sealed class ParameterServerGrain(RunData data) : Grain, IParameterServer
     private (RunConfig Config, ParameterLayout Layout, ShardRange Range, float[] Initial) Describe(RunSpec spec)
     {
         var config = RunSpecs.Config(spec);
-        var (_, index) = GetCompoundKey();
+        var (runId, index) = GetCompoundKey();
+        labels = RunSpecs.Labels(runId, spec);
         var (_, corpus) = data.Load(config.Data);
         using var model = TrainingRun.BuildModel(config, corpus.VocabularySize);
         var layout = ParameterLayout.Of(model);
@@ -131,6 +141,8 @@ public sealed class ParameterServerGrain(RunData data) : Grain, IParameterServer
         action();
         aggregating += Stopwatch.GetElapsedTime(started);
     }
+
+    private long Index => GetCompoundKey().Index;
 
     private ParameterShard Shard => shard ?? throw new InvalidOperationException($"parameter-server shard {GetCompoundKey()} was not prepared for a run");
 

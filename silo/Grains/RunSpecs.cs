@@ -1,4 +1,6 @@
+using System.Text.Json.Nodes;
 using OrleansLm.Model.Training;
+using OrleansLm.Silo.Metrics;
 
 namespace OrleansLm.Silo.Grains;
 
@@ -17,6 +19,13 @@ public static class RunSpecs
             throw new ArgumentException(e.Message, nameof(spec), e);
         }
     }
+
+    /// <summary>The spec's model family (transformer, lstm, ...), read without binding and validating the configuration.</summary>
+    public static string Family(RunSpec spec) =>
+        JsonNode.Parse(spec.ConfigJson)?["model"]?["family"]?.GetValue<string>() ?? "transformer";
+
+    /// <summary>The labels of the run's metrics.</summary>
+    public static TrainingMeters.RunLabels Labels(string runId, RunSpec spec) => new(runId, Family(spec));
 
     /// <summary>The configuration of an n-gram run, with its model section.</summary>
     public static (RunConfig Config, NGramSection Section) NGramConfig(RunSpec spec)

@@ -3,6 +3,7 @@ using OrleansLm.Model.Training;
 using OrleansLm.Model.Training.Parallel;
 using OrleansLm.Runtime.Grains;
 using OrleansLm.Runtime.Placement;
+using OrleansLm.Silo.Metrics;
 using OrleansLm.Silo.Runs;
 
 namespace OrleansLm.Silo.Grains;
@@ -36,6 +37,7 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
     private readonly List<double> losses = [];
     private readonly List<Evaluation> evaluations = [];
     private RunShape? shape;
+    private TrainingMeters.RunLabels? labels;
     private TaskCompletionSource ended = NewSignal();
     private TaskCompletionSource resumed = NewSignal();
     private RunState state = RunState.NotStarted;
@@ -67,6 +69,7 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
     {
         if (await storage.Store.LoadAsync(RunId, cancellationToken) is not { } record) return;
         (spec, state, checkpointStep, error) = (record.Spec, record.State, record.CheckpointStep, record.Error);
+        labels = RunSpecs.Labels(RunId, spec);
         totalSteps = RunSpecs.Config(spec).TrainingOrDefault.Steps;
         if (record.State == RunState.Running)
         {
@@ -90,6 +93,7 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
         var training = Validate(runSpec).TrainingOrDefault;
         var directory = runSpec.CheckpointDirectory ?? training.Checkpoint ?? Path.Combine(storage.CheckpointRoot, RunId);
         spec = runSpec with { CheckpointDirectory = Path.GetFullPath(directory) };
+        labels = RunSpecs.Labels(RunId, spec);
         totalSteps = training.Steps;
         StartLoop(fromCheckpoint: true);
         return Status();
@@ -344,6 +348,7 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
 
     private async Task StepAsync(long step, double learningRate, TrainingSection training, List<IParameterServerGrain> shards, List<IWorkerGrain> workers, Pace pace)
     {
+        var clock = Stopwatch.StartNew();
         var ranks = live.ToArray();
         var calls = ranks.Select((rank, i) => workers[rank].Step(step, attempt, PartsOf(i, ranks.Length, spec!.Workers))).ToArray();
         try
@@ -366,14 +371,19 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
             await Task.WhenAll(shards.Select(s => s.Skip(step, attempt)));
         }
         else
+        {
+            TrainingMeters.Diverged(labels!, loss);
             throw new TrainingDivergedException($"step {step}: the {(double.IsFinite(loss) ? $"gradient norm is {norm}" : $"loss is {loss}")}");
+        }
 
         losses.Add(loss);
         timings = results.Aggregate(timings, (sum, r) => sum.Plus(r.Timings)).Plus(StepTimings.Zero with { Aggregate = aggregate });
         timedSteps++;
-        pace.Stepped(results.Sum(r => r.Tokens));
+        var tokens = results.Sum(r => r.Tokens);
+        pace.Stepped(tokens);
         tokensPerSecond = pace.TokensPerSecond;
         eta = pace.Remaining(training.Steps - losses.Count);
+        TrainingMeters.Stepped(labels!, new RunProgress(losses.Count, loss, tokens, tokensPerSecond, learningRate, norm, clock.Elapsed));
         var last = losses.Count == training.Steps;
         if (last || (training.EvalEvery > 0 && losses.Count % training.EvalEvery == 0))
         {
@@ -405,6 +415,7 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
     {
         (validationLoss, evaluatedStep) = (loss, losses.Count);
         evaluations.Add(new Evaluation(losses.Count, loss));
+        TrainingMeters.Evaluated(labels!, loss);
     }
 
     private async Task<double> EvaluateAsync(List<IWorkerGrain> workers, int batches)
@@ -541,6 +552,7 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
 
     private async Task PersistAsync()
     {
+        TrainingMeters.StateChanged(labels!, state);
         try
         {
             await storage.Store.SaveAsync(new RunRecord(RunId, spec!, state, losses.Count, checkpointStep, error), CancellationToken.None);

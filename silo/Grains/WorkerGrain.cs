@@ -4,6 +4,7 @@ using OrleansLm.Model.Training;
 using OrleansLm.Model.Training.Parallel;
 using OrleansLm.Runtime.Grains;
 using OrleansLm.Runtime.Placement;
+using OrleansLm.Silo.Metrics;
 
 namespace OrleansLm.Silo.Grains;
 
@@ -22,6 +23,7 @@ public sealed class WorkerGrain(RunData data) : Grain, IWorkerGrain
     private IReadOnlyList<IDataShardGrain> dataShards = [];
     private readonly HashSet<int> preparedParts = [];
     private RunSpec? spec;
+    private TrainingMeters.RunLabels? labels;
 
     public async Task Prepare(RunSpec spec)
     {
@@ -36,6 +38,7 @@ public sealed class WorkerGrain(RunData data) : Grain, IWorkerGrain
         shards = [.. Enumerable.Range(0, spec.ParameterServers).Select(k => GrainFactory.GetGrain<IParameterServerGrain>(runId, k))];
         dataShards = [.. Enumerable.Range(0, spec.Workers).Select(p => GrainFactory.GetGrain<IDataShardGrain>(runId, p))];
         this.spec = spec;
+        labels = RunSpecs.Labels(runId, spec);
         preparedParts.Clear();
         // Rank r's own part first, so its data shard is placed on this silo (prefer-local) and the shards spread
         // over the workers' silos: losing one silo then loses one part's shard, not all of them.
@@ -60,6 +63,7 @@ public sealed class WorkerGrain(RunData data) : Grain, IWorkerGrain
         var timings = new StepTimings(
             Pull: pulled.TotalSeconds, Data: (drawn - pulled).TotalSeconds, Forward: gradients.Forward.TotalSeconds,
             Backward: gradients.Backward.TotalSeconds, Push: (clock.Elapsed - computed).TotalSeconds, Aggregate: 0);
+        TrainingMeters.WorkerStepped(labels!, GetCompoundKey().Index, timings);
         return new WorkerStepResult(gradients.Loss, gradients.Tokens, timings);
     }
 

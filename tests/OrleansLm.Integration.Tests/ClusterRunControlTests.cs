@@ -5,7 +5,9 @@ using OrleansLm.Model.Optim;
 using OrleansLm.Model.Training;
 using OrleansLm.Runtime.Cluster;
 using OrleansLm.Silo.Grains;
+using OrleansLm.Silo.Metrics;
 using OrleansLm.Silo.Runs;
+using OrleansLm.Testing;
 
 namespace OrleansLm.Integration.Tests;
 
@@ -95,6 +97,48 @@ public sealed class ClusterRunControlTests : IAsyncLifetime
         using var model = TrainingRun.BuildModel(config, corpus.VocabularySize);
         completed.Shape.Should().Be(new RunShape(model.ParameterCount, model.FlopsPerToken(config.Data.BlockSize), 4 * 8));
         completed.Tokens.Should().Be(30 * 4 * 8, "every step trains on batch_size rows of block_size targets");
+    }
+
+    [Fact]
+    public async Task TheRunsMetricsRecordEveryStepsProgressPhasesAndParameterTraffic()
+    {
+        const int steps = 20, workers = 2, shards = 3;
+        var config = Config(steps: steps, checkpointEvery: 0);
+        config = config with { Training = config.TrainingOrDefault with { EvalEvery = 10 } };
+        const string runId = "metered";
+        using var recorder = new MeasurementRecorder(TrainingMeters.Name);
+        var run = Caller.GrainFactory.GetGrain<ITrainingRunGrain>(runId);
+
+        await run.Start(Spec(config));
+        var completed = await TrainingEquivalence.RunToEndAsync(run, Patience);
+
+        completed.State.Should().Be(RunState.Completed);
+        List<RecordedMeasurement> Of(string instrument) => [.. recorder.Of(instrument).Where(m => m.Tag("run") == runId)];
+        Of("olm.training.loss").Should().OnlyContain(m => m.Tag("model") == "transformer");
+        Of("olm.training.loss").Select(m => m.Value).Should().Equal(completed.Losses);
+        Of("olm.training.step").Select(m => m.Value).Should().Equal(Enumerable.Range(1, steps).Select(s => (double)s));
+        Of("olm.training.tokens").Sum(m => m.Value).Should().Be(completed.Tokens);
+        Of("olm.training.validation.loss").Select(m => m.Value).Should().Equal(completed.Evaluations.Select(e => e.Loss));
+        Of("olm.training.validation.perplexity").Select(m => m.Value).Should().Equal(completed.Evaluations.Select(e => Math.Exp(e.Loss)));
+        var schedule = config.ScheduleOrDefault.Build(config.OptimizerOrDefault.Lr, steps);
+        Of("olm.training.learning_rate").Select(m => m.Value).Should().Equal(Enumerable.Range(0, steps).Select(s => schedule.LearningRateAt(s)));
+        Of("olm.training.gradient_norm").Should().HaveCount(steps).And.OnlyContain(m => double.IsFinite(m.Value) && m.Value > 0);
+        Of("olm.training.step.duration").Should().HaveCount(steps).And.OnlyContain(m => m.Value > 0);
+        Of("olm.training.running").Select(m => m.Value).Should().StartWith(1.0).And.EndWith(0.0);
+
+        var phases = Of("olm.training.phase.duration");
+        foreach (var phase in new[] { "pull", "data", "forward", "backward", "push" })
+            phases.Where(m => m.Tag("phase") == phase).GroupBy(m => m.Tag("rank")).Select(g => (g.Key, g.Count()))
+                .Should().BeEquivalentTo([("0", steps), ("1", steps)], $"each worker reports its {phase} time every step");
+        phases.Where(m => m.Tag("phase") == "aggregate").GroupBy(m => m.Tag("shard")).Select(g => (g.Key, g.Count()))
+            .Should().BeEquivalentTo(Enumerable.Range(0, shards).Select(k => (k.ToString(), steps)), "each shard aggregates every step");
+        phases.Should().OnlyContain(m => m.Value >= 0);
+
+        var parameterBytes = completed.Shape!.Parameters * sizeof(float);
+        Of("olm.ps.received").GroupBy(m => m.Tag("shard")).Should().HaveCount(shards);
+        Of("olm.ps.received").Sum(m => m.Value).Should().Be(steps * workers * parameterBytes, "every worker pushes a gradient of every parameter each step");
+        Of("olm.ps.sent").Sum(m => m.Value).Should().BeGreaterThanOrEqualTo(steps * workers * parameterBytes, "every worker pulls every parameter each step (and to evaluate)");
+        Of("olm.ps.aggregation.duration").Should().HaveCount(steps * shards);
     }
 
     [Fact]

@@ -12,9 +12,10 @@ public sealed class GrpcCallContext
     private readonly int maxReceiveMessageBytes;
     private readonly string? requestEncoding;
 
-    internal GrpcCallContext(HttpContext http, MethodDescriptor method, int maxReceiveMessageBytes, string? requestEncoding, CancellationToken cancellation)
+    internal GrpcCallContext(HttpContext http, MethodDescriptor method, int maxReceiveMessageBytes, string? requestEncoding, long started, CancellationToken cancellation)
     {
         this.http = http;
+        Started = started;
         Method = method;
         this.maxReceiveMessageBytes = maxReceiveMessageBytes;
         this.requestEncoding = requestEncoding;
@@ -22,6 +23,9 @@ public sealed class GrpcCallContext
     }
 
     public MethodDescriptor Method { get; }
+
+    /// <summary>When the call arrived, as a <see cref="System.Diagnostics.Stopwatch"/> timestamp.</summary>
+    public long Started { get; }
 
     /// <summary>Cancelled when the client cancels (RST_STREAM, disconnect) or the call's deadline passes.</summary>
     public CancellationToken CancellationToken { get; }

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using Microsoft.Extensions.Options;
 using OrleansLm.Protos.Grpc;
+using OrleansLm.Silo.Metrics;
 
 namespace OrleansLm.Silo.Gateway.Grpc;
 
@@ -42,9 +43,12 @@ public sealed class GrpcEndpoint(GrpcMethods methods, GatewayAuth auth, IOptions
         using var deadline = new CancellationTokenSource();
         using var callCancellation = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, deadline.Token);
         var started = false;
+        var known = methods.TryGet(path, out var method);
+        var measurement = GatewayMeters.Begin(known ? method.Descriptor.FullName : GatewayMeters.UnknownMethod, known && method.Descriptor.IsServerStreaming);
+        var code = StatusCode.OK;
         try
         {
-            if (!methods.TryGet(path, out var method))
+            if (!known)
                 throw new RpcException(StatusCode.Unimplemented, $"unknown method {path}");
             auth.Check(method.Access, request.Headers.Authorization);
             var encoding = RequestEncoding(request);
@@ -56,7 +60,7 @@ public sealed class GrpcEndpoint(GrpcMethods methods, GatewayAuth auth, IOptions
                 if (timeout <= MaxTimer) deadline.CancelAfter(timeout);
             }
             var compress = encoding == GrpcProtocol.Gzip && AcceptsGzip(request);
-            var call = new GrpcCallContext(http, method.Descriptor, options.Value.MaxReceiveMessageBytes, encoding, callCancellation.Token);
+            var call = new GrpcCallContext(http, method.Descriptor, options.Value.MaxReceiveMessageBytes, encoding, measurement.Started, callCancellation.Token);
             await method.Invoke(call, async message =>
             {
                 if (!started)
@@ -73,6 +77,7 @@ public sealed class GrpcEndpoint(GrpcMethods methods, GatewayAuth auth, IOptions
         catch (Exception e) when (http.RequestAborted.IsCancellationRequested && e is OperationCanceledException or IOException)
         {
             // The client cancelled or went away: nobody is left to read a status.
+            code = StatusCode.Cancelled;
             logger.LogDebug("{Path} cancelled by the client", path);
         }
         catch (Exception e)
@@ -84,6 +89,11 @@ public sealed class GrpcEndpoint(GrpcMethods methods, GatewayAuth auth, IOptions
             else logger.LogDebug("{Path}: {Status} {Detail}", path, status, detail);
             if (!started) StartResponse(response, compress: false);
             SetStatus(response, status, detail);
+            code = status;
+        }
+        finally
+        {
+            measurement.End(code);
         }
     }
 

@@ -1,9 +1,11 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using OrleansLm.Runtime.GrainDirectory;
 using OrleansLm.Runtime.Grains;
 using OrleansLm.Runtime.Hosting;
 using OrleansLm.Runtime.Invocation;
+using OrleansLm.Runtime.Metrics;
 using OrleansLm.Runtime.Placement;
 
 namespace OrleansLm.Runtime.Activation;
@@ -46,6 +48,9 @@ internal sealed class Catalog(
     /// <summary>What grains reach through <see cref="Grain.GrainFactory"/>; set once the factory exists (it needs the router, which needs this).</summary>
     public IGrainFactory GrainFactory { get; set; } = null!;
 
+    /// <summary>Counts and times the calls this catalog runs; set once with the factory.</summary>
+    public GrainCallMetrics? Metrics { get; set; }
+
     /// <summary>This silo's address, fixed when the catalog starts.</summary>
     public SiloAddress LocalSilo => localSilo ?? throw new InvalidOperationException("the silo runtime is not started");
 
@@ -77,10 +82,14 @@ internal sealed class Catalog(
     /// <summary>Runs <paramref name="call"/> on this silo's activation of its grain, creating the activation if needed.</summary>
     public Task<object?> InvokeAsync(GrainCall call)
     {
+        var started = Stopwatch.GetTimestamp();
         var turn = new CallTurn(call);
         Deliver(turn);
-        return turn.Completion;
+        return Metrics?.Measure(turn.Completion, call.TargetId, started) ?? turn.Completion;
     }
+
+    /// <summary>The grain interface of every live activation, stateless workers included.</summary>
+    public IEnumerable<string> ActivationTypes() => AllActivations().Select(a => a.GrainId.Type);
 
     /// <summary>Deactivates every activation idle for the idle timeout; returns how many.</summary>
     public async Task<int> CollectIdleAsync()

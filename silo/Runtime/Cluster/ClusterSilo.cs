@@ -6,6 +6,7 @@ using OrleansLm.Runtime.Grains;
 using OrleansLm.Runtime.Hosting;
 using OrleansLm.Runtime.Invocation;
 using OrleansLm.Runtime.Membership;
+using OrleansLm.Runtime.Metrics;
 using OrleansLm.Runtime.Placement;
 using OrleansLm.Runtime.Transport;
 
@@ -25,6 +26,7 @@ public sealed class ClusterSilo : IAsyncDisposable
     private readonly IMembershipTable table;
     private readonly bool ownsTable;
     private readonly MembershipService membership;
+    private readonly MembershipMetrics membershipMetrics;
     private readonly DistributedGrainDirectory directory;
     private readonly ServiceProvider services;
     private readonly ILogger logger;
@@ -72,6 +74,7 @@ public sealed class ClusterSilo : IAsyncDisposable
         services = collection.BuildServiceProvider();
         Runtime = services.GetRequiredService<SiloRuntime>();
         membership.ViewChanged += OnViewChanged;
+        membershipMetrics = new MembershipMetrics(membership);
         tearDown = new Lazy<Task>(TearDownOnceAsync);
     }
 
@@ -217,6 +220,7 @@ public sealed class ClusterSilo : IAsyncDisposable
         await Runtime.StopAsync(CancellationToken.None).ConfigureAwait(false);
         if (membership.IsDeclaredDead) declaredDead.TrySetResult();
         await membership.DisposeAsync().ConfigureAwait(false);
+        membershipMetrics.Dispose();
         await handOff.ConfigureAwait(false);
         await services.DisposeAsync().ConfigureAwait(false);
         if (ownsTable && table is IAsyncDisposable disposable) await disposable.DisposeAsync().ConfigureAwait(false);

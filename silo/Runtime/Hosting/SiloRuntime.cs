@@ -7,6 +7,7 @@ using OrleansLm.Runtime.Activation;
 using OrleansLm.Runtime.GrainDirectory;
 using OrleansLm.Runtime.Grains;
 using OrleansLm.Runtime.Invocation;
+using OrleansLm.Runtime.Metrics;
 using OrleansLm.Runtime.Placement;
 
 namespace OrleansLm.Runtime.Hosting;
@@ -25,6 +26,7 @@ public sealed class SiloRuntime : IHostedService, IAsyncDisposable
     private readonly ILocalSiloDetails localSilo;
     private readonly Catalog catalog;
     private readonly GrainFactory grainFactory;
+    private readonly GrainCallMetrics metrics;
     private readonly ILogger logger;
     private readonly CancellationTokenSource stopCollector = new();
     private Task? collector;
@@ -51,6 +53,8 @@ public sealed class SiloRuntime : IHostedService, IAsyncDisposable
         var outgoing = new OutgoingCalls(router, services.GetServices<IOutgoingGrainCallFilter>().ToArray(), options.CallTimeout, time);
         grainFactory = new GrainFactory(outgoing);
         catalog.GrainFactory = grainFactory;
+        metrics = new GrainCallMetrics(catalog.ActivationTypes);
+        catalog.Metrics = metrics;
         Codec = new GrainCallCodec(grainFactory);
     }
 
@@ -100,6 +104,7 @@ public sealed class SiloRuntime : IHostedService, IAsyncDisposable
     {
         await StopAsync(CancellationToken.None).ConfigureAwait(false);
         stopCollector.Dispose();
+        metrics.Dispose();
     }
 
     /// <summary>Runs a call another silo placed here (decoded from its request) on this silo's activation.</summary>
