@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using Npgsql;
 
 namespace OrleansLm.Testing;
@@ -51,7 +49,7 @@ public sealed class PostgresServer : IAsyncDisposable
             if (runAs is not null)
                 await Tool.RunAsync("chown", ["-R", runAs, root.FullName], cancellation);
 
-            var server = new PostgresServer(binDirectory, runAs, root, FreeLoopbackPort());
+            var server = new PostgresServer(binDirectory, runAs, root, LoopbackPorts.Free());
             await server.RunServerToolAsync(
                 "initdb", ["-D", server.dataDirectory, "-U", SuperUser, "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"],
                 cancellation);
@@ -114,13 +112,6 @@ public sealed class PostgresServer : IAsyncDisposable
         return users.Contains(SuperUser) ? SuperUser
             : users.Contains("nobody") ? "nobody"
             : throw new InvalidOperationException("running as root, but neither user postgres nor nobody exists to run PostgreSQL as");
-    }
-
-    private static int FreeLoopbackPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private Task RunServerToolAsync(string tool, IReadOnlyList<string> arguments, CancellationToken cancellation) =>
