@@ -33,6 +33,7 @@ builder.AddGateway();
 
 var app = builder.Build();
 app.MapGateway();
+app.MapLivePage();
 app.MapHealthEndpoint();
 
 app.Lifetime.ApplicationStarted.Register(() =>

@@ -30,16 +30,19 @@ public static class GatewayHosting
                 options.MaxBatchRows, TimeSpan.FromMilliseconds(options.BatchWaitMilliseconds), TimeSpan.FromSeconds(options.RunModelRefreshSeconds)));
         });
         builder.Services.AddSingleton<GatewayAuth>();
+        // The gRPC methods and the live page (LivePage) share these.
+        builder.Services.AddSingleton(services => new TrainingService(
+            services.GetRequiredService<ClusterHost>().Silo.GrainFactory, services.GetRequiredService<RunStorage>(), services.GetRequiredService<IOptions<GatewayOptions>>()));
+        builder.Services.AddSingleton(services => new SamplingService(
+            services.GetRequiredService<ClusterHost>().Silo.GrainFactory, services.GetRequiredService<RunStorage>(), services.GetRequiredService<ServedModels>(),
+            services.GetRequiredService<IOptions<GatewayOptions>>()));
         builder.Services.AddSingleton(services =>
         {
-            var grains = services.GetRequiredService<ClusterHost>().Silo.GrainFactory;
-            var storage = services.GetRequiredService<RunStorage>();
-            var options = services.GetRequiredService<IOptions<GatewayOptions>>();
             var methods = new GrpcMethods();
             new HealthService(services.GetRequiredService<SiloHealthProbe>(), services.GetRequiredService<IHostApplicationLifetime>()).Register(methods);
             ReflectionService.Register(methods);
-            new TrainingService(grains, storage, options).Register(methods);
-            new SamplingService(grains, storage, services.GetRequiredService<ServedModels>(), options).Register(methods);
+            services.GetRequiredService<TrainingService>().Register(methods);
+            services.GetRequiredService<SamplingService>().Register(methods);
             return methods;
         });
         builder.Services.AddSingleton<GrpcEndpoint>();

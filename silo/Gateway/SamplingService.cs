@@ -30,25 +30,26 @@ public sealed class SamplingService(IGrainFactory grains, RunStorage storage, Se
     {
         var service = SamplingReflection.Descriptor.FindTypeByName<ServiceDescriptor>("SamplingService");
         methods
-            .Unary<GenerateRequest, GenerateResponse>(service, "Generate", GatewayAccess.Sampling, GenerateAsync)
+            .Unary<GenerateRequest, GenerateResponse>(service, "Generate", GatewayAccess.Sampling, (request, call) => GenerateAsync(request, call.CancellationToken))
             .ServerStreaming<GenerateRequest, GenerateChunk>(service, "GenerateStream", GatewayAccess.Sampling, GenerateStreamAsync)
             .Unary<ScoreRequest, ScoreResponse>(service, "Score", GatewayAccess.Sampling, ScoreAsync)
             .Unary<ListModelsRequest, ListModelsResponse>(service, "ListModels", GatewayAccess.Sampling, (_, call) => ListAsync(call.CancellationToken));
     }
 
-    private async Task<GenerateResponse> GenerateAsync(GenerateRequest request, GrpcCallContext call)
+    /// <summary>Generate: the gRPC method's and the live page's (<see cref="LivePage"/>).</summary>
+    public async Task<GenerateResponse> GenerateAsync(GenerateRequest request, CancellationToken cancellation)
     {
         var plan = GenerationPlan.Of(request, options.Value);
-        await using var lease = await AcquireAsync(request.Model, call.CancellationToken);
+        await using var lease = await AcquireAsync(request.Model, cancellation);
         var served = lease.Model;
         var prompt = served.Encode(request.Prompt, "prompt");
         var response = new GenerateResponse { Model = request.Model, PromptTokens = prompt.Length };
-        var outputs = await DecodeAsync(served, prompt, plan, onToken: null, call.CancellationToken);
+        var outputs = await DecodeAsync(served, prompt, plan, onToken: null, cancellation);
         for (var index = 0; index < outputs.Count; index++)
         {
             var (tokens, logProbs, finish) = outputs[index];
             var alternatives = request.TopLogprobs > 0 && tokens.Count > 0
-                ? await served.AlternativesAsync([.. prompt, .. tokens], prompt.Length, request.TopLogprobs, call.CancellationToken)
+                ? await served.AlternativesAsync([.. prompt, .. tokens], prompt.Length, request.TopLogprobs, cancellation)
                 : null;
             var completion = new Completion { Index = index, Text = served.Tokenizer.Decode(tokens), FinishReason = finish, Logprob = logProbs.Sum() };
             for (var i = 0; i < tokens.Count; i++) completion.Tokens.Add(Token(served, tokens[i], logProbs[i], alternatives?[i]));
@@ -110,7 +111,8 @@ public sealed class SamplingService(IGrainFactory grains, RunStorage storage, Se
         return response;
     }
 
-    private async Task<ListModelsResponse> ListAsync(CancellationToken cancellation)
+    /// <summary>ListModels: the gRPC method's and the live page's.</summary>
+    public async Task<ListModelsResponse> ListAsync(CancellationToken cancellation)
     {
         var response = new ListModelsResponse();
         foreach (var run in await storage.Store.AllAsync(cancellation))

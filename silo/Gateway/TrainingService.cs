@@ -70,13 +70,22 @@ public sealed partial class TrainingService(IGrainFactory grains, RunStorage sto
         return ToRun(await grains.GetGrain<ITrainingRunGrain>(runId).Start(spec), spec);
     }
 
-    private async Task<Run> GetAsync(string runId)
+    /// <summary>GetRun: the gRPC method's and the live page's (<see cref="LivePage"/>).</summary>
+    public async Task<Run> GetAsync(string runId)
     {
         var record = await RecordAsync(runId);
         return ToRun(await grains.GetGrain<ITrainingRunGrain>(runId).Status(), record.Spec);
     }
 
-    private async Task<ListRunsResponse> ListAsync(CancellationToken cancellation)
+    /// <summary>The coordinator's status of a run of the cluster's store, with every step's loss; NOT_FOUND for another.</summary>
+    public async Task<RunStatus> StatusAsync(string runId)
+    {
+        await RecordAsync(runId);
+        return await grains.GetGrain<ITrainingRunGrain>(runId).Status();
+    }
+
+    /// <summary>ListRuns: the gRPC method's and the live page's.</summary>
+    public async Task<ListRunsResponse> ListAsync(CancellationToken cancellation)
     {
         var response = new ListRunsResponse();
         foreach (var record in await storage.Store.AllAsync(cancellation))

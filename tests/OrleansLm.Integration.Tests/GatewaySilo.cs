@@ -41,9 +41,13 @@ public class GatewaySilo : IAsyncLifetime
 
     private const string Text = "to be, or not to be, that is the question: whether 'tis nobler in the mind to suffer the slings and arrows ";
 
+    /// <summary>What the silo logs, once started, before its URLs (silo/Program.cs).</summary>
+    private const string ListeningOn = " listening on ";
+
     private readonly ProcessCluster cluster;
     private SiloProcess? silo;
     private Uri? address;
+    private Uri? httpAddress;
 
     public GatewaySilo(IMessageSink diagnostics)
     {
@@ -68,6 +72,9 @@ public class GatewaySilo : IAsyncLifetime
 
     /// <summary>The gateway's URL as the silo printed it (http:// or https://, 127.0.0.1 and the bound port).</summary>
     public Uri Address => address ?? throw new InvalidOperationException("the gateway silo has not started");
+
+    /// <summary>The silo's own HTTP/1.1 URL (--urls: /healthz and the live page), the one of its URLs that is not the gateway's.</summary>
+    public Uri HttpAddress => httpAddress ?? throw new InvalidOperationException("the gateway silo has not started");
 
     public SiloProcess Silo => silo ?? throw new InvalidOperationException("the gateway silo has not started");
 
@@ -124,6 +131,19 @@ public class GatewaySilo : IAsyncLifetime
         await Eventually.HoldsAsync(
             () => silo.Lines.Any(l => l.StartsWith(GatewayHosting.GatewayLine, StringComparison.Ordinal)), GatewayLineWait, "the silo prints its gateway's URL");
         address = new Uri(silo.Lines.First(l => l.StartsWith(GatewayHosting.GatewayLine, StringComparison.Ordinal))[GatewayHosting.GatewayLine.Length..]);
+        // The silo logs its URLs at the moment it prints the gateway's line, through another writer.
+        await Eventually.HoldsAsync(() => (httpAddress = silo.Lines.Select(line => OwnUrl(line, address)).FirstOrDefault(url => url is not null)) is not null,
+            GatewayLineWait, "the silo logs its URLs");
+    }
+
+    /// <summary>The first URL a "... listening on URL, URL" line names other than the gateway's; null for other lines.</summary>
+    private static Uri? OwnUrl(string line, Uri gateway)
+    {
+        var at = line.IndexOf(ListeningOn, StringComparison.Ordinal);
+        if (at < 0) return null;
+        return line[(at + ListeningOn.Length)..].Split(", ")
+            .Select(url => Uri.TryCreate(url.Trim(), UriKind.Absolute, out var parsed) ? parsed : null)
+            .FirstOrDefault(url => url is not null && url.Port != gateway.Port);
     }
 
     /// <summary>Changes the silo's environment before it starts (OLM_* variables, as an operator sets them).</summary>
@@ -137,18 +157,26 @@ public class GatewaySilo : IAsyncLifetime
     /// <summary>Trains a <see cref="RunYaml"/> run of <paramref name="steps"/> steps to its end and exports it as <paramref name="model"/>.</summary>
     public async Task<ExportModelResponse> TrainModelAsync(string model, int steps)
     {
+        await TrainRunAsync(model, steps, evalEvery: 0);
+        using var client = Client();
+        return await client.UnaryAsync<ExportModelResponse>("/olm.v1.TrainingService/ExportModel",
+            new ExportModelRequest { RunId = model, ModelName = model }, AdminToken);
+    }
+
+    /// <summary>Trains a <see cref="RunYaml"/> run through the gateway to its end; returns its status then.</summary>
+    public async Task<Run> TrainRunAsync(string runId, int steps, int evalEvery)
+    {
         using var client = Client();
         await client.UnaryAsync<Run>("/olm.v1.TrainingService/StartRun",
-            new StartRunRequest { RunId = model, Config = RunYaml(steps, evalEvery: 0) }, AdminToken);
+            new StartRunRequest { RunId = runId, Config = RunYaml(steps, evalEvery) }, AdminToken);
         var run = new Run();
         await Eventually.HoldsAsync(async () =>
         {
-            run = await client.UnaryAsync<Run>("/olm.v1.TrainingService/GetRun", new GetRunRequest { RunId = model }, AdminToken);
+            run = await client.UnaryAsync<Run>("/olm.v1.TrainingService/GetRun", new GetRunRequest { RunId = runId }, AdminToken);
             return run.State is not (RunState.Running or RunState.Paused);
-        }, TrainingWait, $"run {model} ends");
-        if (run.State != RunState.Completed) throw new InvalidOperationException($"run {model} ended {run.State}: {run.Error}");
-        return await client.UnaryAsync<ExportModelResponse>("/olm.v1.TrainingService/ExportModel",
-            new ExportModelRequest { RunId = model, ModelName = model }, AdminToken);
+        }, TrainingWait, $"run {runId} ends");
+        if (run.State != RunState.Completed) throw new InvalidOperationException($"run {runId} ended {run.State}: {run.Error}");
+        return run;
     }
 
     public virtual async Task DisposeAsync()

@@ -97,8 +97,11 @@ public sealed class GrpcEndpoint(GrpcMethods methods, GatewayAuth auth, IOptions
         }
     }
 
-    /// <summary>What a handler's exception tells the client: errors in the request name the field at fault.</summary>
-    private static (StatusCode Status, string Detail) Classify(Exception e) => e switch
+    /// <summary>
+    /// What a handler's exception tells the client: errors in the request name the field at fault. The live page's JSON
+    /// endpoints (<see cref="LivePage"/>) answer with the same statuses and messages.
+    /// </summary>
+    internal static (StatusCode Status, string Detail) Classify(Exception e) => e switch
     {
         RpcException rpc => (rpc.Status, rpc.Detail),
         ArgumentException argument => (StatusCode.InvalidArgument, ArgumentDetail(argument)),
