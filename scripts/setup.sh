@@ -9,10 +9,11 @@
 #   iproute2                             `ip netns` for the partition tests (they run as root only, and skip otherwise)
 #   python3-grpcio, python3-protobuf,    an independent gRPC client for the gateway's interop tests: protoc and
 #   protobuf-compiler(-grpc)             grpc_python_plugin compile our .proto files, grpcio calls every RPC
+#   prometheus                           promtool, which checks the silo's /metrics text in the metrics tests
 set -euo pipefail
 
 packages=(cmake g++ libtorch-dev libopenblas0-pthread python3-torch python3-numpy fortunes-min curl postgresql iproute2
-  python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc)
+  python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc prometheus)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
