@@ -10,10 +10,11 @@
 #   python3-grpcio, python3-protobuf,    an independent gRPC client for the gateway's interop tests: protoc and
 #   protobuf-compiler(-grpc)             grpc_python_plugin compile our .proto files, grpcio calls every RPC
 #   chromium, chromium-driver            headless Chromium and chromedriver (W3C WebDriver) for the live page's tests
+#   prometheus                           promtool checks the silo's /metrics text; a real Prometheus scrapes a silo in the metrics tests
 set -euo pipefail
 
 packages=(cmake g++ libtorch-dev libopenblas0-pthread python3-torch python3-numpy fortunes-min curl postgresql iproute2
-  python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc chromium chromium-driver)
+  python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc chromium chromium-driver prometheus)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

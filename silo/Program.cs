@@ -6,6 +6,7 @@ using OrleansLm.Runtime.Hosting;
 using OrleansLm.Silo.Gateway;
 using OrleansLm.Silo.Grains;
 using OrleansLm.Silo.Hosting;
+using OrleansLm.Silo.Metrics;
 using OrleansLm.Silo.Runs;
 using OrleansLm.Silo.Serving;
 
@@ -30,11 +31,13 @@ builder.Services.AddSingleton<ClusterHost>();
 builder.Services.AddHostedService(services => services.GetRequiredService<ClusterHost>());
 builder.Services.AddHostedService<RunWatchdog>();
 builder.AddGateway();
+builder.AddMetrics();
 
 var app = builder.Build();
 app.MapGateway();
 app.MapLivePage();
 app.MapHealthEndpoint();
+app.MapMetrics();
 
 app.Lifetime.ApplicationStarted.Register(() =>
 {

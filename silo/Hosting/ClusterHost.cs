@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using OrleansLm.Runtime;
 using OrleansLm.Runtime.Cluster;
 using OrleansLm.Runtime.Hosting;
 
@@ -27,10 +28,14 @@ public sealed class ClusterHost(
 
     public ClusterSilo Silo => silo ?? throw new InvalidOperationException("the cluster silo has not started");
 
+    /// <summary>This silo's address once it has joined its cluster (its port is chosen at start when configured as 0); null before.</summary>
+    public SiloAddress? Address { get; private set; }
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         silo = new ClusterSilo(options.Value.ToSiloOptions(), configureGrains, loggers);
         await silo.StartAsync(cancellationToken);
+        Address = silo.Address;
         lifetime.ApplicationStarted.Register(() => Console.Out.WriteLine(ReadyLine + silo.Address));
         _ = silo.DeclaredDead.ContinueWith(_ =>
         {

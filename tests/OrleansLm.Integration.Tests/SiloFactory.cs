@@ -4,7 +4,7 @@ using Microsoft.AspNetCore.Mvc.Testing;
 namespace OrleansLm.Integration.Tests;
 
 /// <summary>The silo in-process, its cluster port on a free loopback port so test hosts never collide.</summary>
-public sealed class SiloFactory : WebApplicationFactory<Program>
+public class SiloFactory : WebApplicationFactory<Program>
 {
     protected override void ConfigureWebHost(IWebHostBuilder builder) => builder.UseSetting("Cluster:Listen", "127.0.0.1:0");
 }
