@@ -27,7 +27,7 @@ public static class GatewayMeters
     private static readonly Counter<long> StreamedTokens = Meter.CreateCounter<long>("olm.gateway.streamed_tokens", "{token}",
         "Tokens GenerateStream sent, by model.");
 
-    /// <summary>Starts measuring a call to <paramref name="method"/> (the method's full name, or <see cref="UnknownMethod"/>).</summary>
+    /// <summary>Starts measuring a call to <paramref name="method"/> ("package.Service/Method", or <see cref="UnknownMethod"/>).</summary>
     public static CallMeasurement Begin(string method, bool streaming)
     {
         if (streaming) ActiveStreams.Add(1, new KeyValuePair<string, object?>("method", method));

@@ -44,7 +44,7 @@ public sealed class GrpcEndpoint(GrpcMethods methods, GatewayAuth auth, IOptions
         using var callCancellation = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, deadline.Token);
         var started = false;
         var known = methods.TryGet(path, out var method);
-        var measurement = GatewayMeters.Begin(known ? method.Descriptor.FullName : GatewayMeters.UnknownMethod, known && method.Descriptor.IsServerStreaming);
+        var measurement = GatewayMeters.Begin(known ? $"{method.Descriptor.Service.FullName}/{method.Descriptor.Name}" : GatewayMeters.UnknownMethod, known && method.Descriptor.IsServerStreaming);
         var code = StatusCode.OK;
         try
         {

@@ -64,6 +64,14 @@ public sealed class PrometheusScrapeTests(PrometheusScrapeTests.ScrapedSilo scra
 
     private PrometheusServer Prometheus => scraped.Prometheus;
 
+    /// <summary>The one sample <paramref name="promql"/> gives; the failure names the query and what it gave.</summary>
+    private async Task<double> Value(string promql)
+    {
+        var result = await Prometheus.QueryAsync(promql);
+        result.Should().ContainSingle($"{promql} gives one sample; it gave [{string.Join(", ", result.Select(r => $"{r.Labels.ToJsonString()} {r.Value}"))}]");
+        return result[0].Value;
+    }
+
     [Fact]
     public async Task TheSiloIsScrapedWithoutErrorsAndEverySeriesNamesIt()
     {
@@ -103,7 +111,6 @@ public sealed class PrometheusScrapeTests(PrometheusScrapeTests.ScrapedSilo scra
     [Fact]
     public async Task GatewayCallsAreCountedByMethodAndCodeWithTimeToFirstToken()
     {
-        async Task<double> Value(string promql) => (await Prometheus.QueryAsync(promql)).Single().Value;
         (await Value("olm_gateway_requests_total{method=\"olm.v1.SamplingService/GenerateStream\", code=\"OK\"}")).Should().Be(3);
         (await Value("olm_gateway_requests_total{method=\"olm.v1.SamplingService/Generate\", code=\"InvalidArgument\"}")).Should().Be(1);
         (await Value($"olm_gateway_time_to_first_token_seconds_count{{model=\"{Model}\"}}")).Should().Be(3);
@@ -116,7 +123,6 @@ public sealed class PrometheusScrapeTests(PrometheusScrapeTests.ScrapedSilo scra
     [Fact]
     public async Task RuntimeMembershipAndProcessSeriesHaveSaneValues()
     {
-        async Task<double> Value(string promql) => (await Prometheus.QueryAsync(promql)).Single().Value;
         (await Value("olm_membership_silos{status=\"active\"}")).Should().Be(1, "the silo is alone in its cluster");
         (await Value("sum(olm_grain_calls_total{grain=\"IWorkerGrain\", outcome=\"ok\"})")).Should().BePositive();
         (await Value("sum(olm_grain_activations)")).Should().BePositive();
