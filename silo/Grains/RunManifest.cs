@@ -13,9 +13,11 @@ namespace OrleansLm.Silo.Grains;
 /// <param name="DataCursor">The next training batch every data shard serves: batches are a pure function of (data.seed, index).</param>
 /// <param name="Files">The shards' files, in shard order, with their paths relative to the checkpoint's directory.</param>
 /// <param name="Evaluations">The validation losses reported up to <paramref name="Step"/>; absent from manifests written before they were kept.</param>
+/// <param name="Shape">The run's model size and cost per token; absent from manifests written before it was kept.</param>
 public sealed record RunManifest(
     int Format, string RunId, long Step, RunSpec Spec, long DataCursor, RunSeeds Seeds, double ValidationLoss,
-    IReadOnlyList<double> Losses, IReadOnlyList<CheckpointFile> Files, DateTimeOffset WrittenAt, IReadOnlyList<Evaluation>? Evaluations = null)
+    IReadOnlyList<double> Losses, IReadOnlyList<CheckpointFile> Files, DateTimeOffset WrittenAt, IReadOnlyList<Evaluation>? Evaluations = null,
+    RunShape? Shape = null)
 {
     public const int CurrentFormat = 1;
     public const string FileName = "manifest.json";

@@ -76,6 +76,11 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
             logger.LogWarning("run {Run} was running when its coordinator was lost; continuing from its newest checkpoint", RunId);
             StartLoop(fromCheckpoint: true);
         }
+        else if (record.State != RunState.NotStarted && spec.CheckpointDirectory is not null && NewestCheckpoint(spec) is { } manifest)
+        {
+            // A run that ended before this activation: its status shows the history its newest checkpoint kept.
+            Recall(manifest);
+        }
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
@@ -518,12 +523,19 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
             return;
         }
         await Task.WhenAll(shards.Select((s, k) => s.Restore(runSpec, manifest.Files[k], manifest.Step, attempt)));
+        Recall(manifest);
+        logger.LogInformation("run {Run} restored from the checkpoint of step {Step}", RunId, manifest.Step);
+    }
+
+    /// <summary>Takes the run's history (losses, evaluations, model shape) from a checkpoint's manifest.</summary>
+    private void Recall(RunManifest manifest)
+    {
         losses.Clear();
         losses.AddRange(manifest.Losses);
         evaluations.Clear();
         evaluations.AddRange(manifest.Evaluations ?? []);
         (validationLoss, checkpointStep) = (manifest.ValidationLoss, manifest.Step);
-        logger.LogInformation("run {Run} restored from the checkpoint of step {Step}", RunId, manifest.Step);
+        shape ??= manifest.Shape;
     }
 
     /// <summary>The newest checkpoint of the run that verifies; partial and damaged ones are logged and skipped.</summary>
@@ -544,7 +556,7 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
         var files = await Task.WhenAll(shards.Select(s => s.Checkpoint(step, directory)));
         var config = RunSpecs.Config(runSpec);
         new RunManifest(RunManifest.CurrentFormat, RunId, step, runSpec, DataCursor: step,
-            new RunSeeds(config.TrainingOrDefault.Seed, config.Data.Seed), validationLoss, [.. losses], files, DateTimeOffset.UtcNow, [.. evaluations]).Write(directory);
+            new RunSeeds(config.TrainingOrDefault.Seed, config.Data.Seed), validationLoss, [.. losses], files, DateTimeOffset.UtcNow, [.. evaluations], shape).Write(directory);
         checkpointStep = step;
         RunManifest.Prune(runSpec.CheckpointDirectory!, KeptCheckpoints);
         await PersistAsync();

@@ -97,6 +97,34 @@ public sealed class ClusterRunControlTests : IAsyncLifetime
         using var model = TrainingRun.BuildModel(config, corpus.VocabularySize);
         completed.Shape.Should().Be(new RunShape(model.ParameterCount, model.FlopsPerToken(config.Data.BlockSize), 4 * 8));
         completed.Tokens.Should().Be(30 * 4 * 8, "every step trains on batch_size rows of block_size targets");
+
+        // A coordinator that activates for the ended run (its silo lost) shows the history its checkpoint kept.
+        await Caller.CrashAsync();
+        var recalled = await StatusFromAnotherSiloAsync("shape-and-evaluations");
+        recalled.State.Should().Be(RunState.Completed);
+        recalled.Losses.Should().Equal(completed.Losses);
+        recalled.Evaluations.Should().Equal(completed.Evaluations);
+        recalled.ValidationLoss.Should().Be(completed.ValidationLoss);
+        recalled.Shape.Should().Be(completed.Shape);
+        recalled.Tokens.Should().Be(completed.Tokens);
+    }
+
+    /// <summary>The run's status from a silo that survives: calls reach the crashed silo until the cluster declares it dead.</summary>
+    private async Task<RunStatus> StatusFromAnotherSiloAsync(string runId)
+    {
+        var run = Cluster[1].GrainFactory.GetGrain<ITrainingRunGrain>(runId);
+        var deadline = DateTime.UtcNow + Patience;
+        while (true)
+        {
+            try
+            {
+                return await run.Status();
+            }
+            catch (Exception e) when (e is not Xunit.Sdk.XunitException && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(500);
+            }
+        }
     }
 
     [Fact]
