@@ -47,7 +47,13 @@ public static class ConfigFile
         return Parse<T>(text, path);
     }
 
-    public static T Parse<T>(string yaml, string source = "config") where T : IValidatableConfig
+    public static T Parse<T>(string yaml, string source = "config") where T : IValidatableConfig => Bind<T>(ParseTree(yaml, source), source);
+
+    /// <summary>
+    /// The YAML (or JSON) document as a JSON tree, scalars typed as <see cref="Parse{T}"/> types them, for a caller that
+    /// edits a configuration before binding it (a sweep derives its runs' configs from a base one).
+    /// </summary>
+    public static JsonObject ParseTree(string yaml, string source = "config")
     {
         JsonNode? tree;
         try
@@ -60,8 +66,12 @@ public static class ConfigFile
         {
             throw new ConfigException($"{source}: not valid YAML at line {e.Start.Line}, column {e.Start.Column}: {e.Message}", e);
         }
-        if (tree is not JsonObject) throw new ConfigException($"{source}: expected a mapping of fields at the top level");
+        return tree as JsonObject ?? throw new ConfigException($"{source}: expected a mapping of fields at the top level");
+    }
 
+    /// <summary>Binds and validates a tree as <see cref="Parse{T}"/> does; errors name the field's path in the tree.</summary>
+    public static T Bind<T>(JsonObject tree, string source = "config") where T : IValidatableConfig
+    {
         T config;
         try
         {

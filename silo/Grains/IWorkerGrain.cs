@@ -16,6 +16,9 @@ public interface IWorkerGrain : IGrainWithCompoundKey
 
     /// <summary>The mean validation loss over the first <paramref name="batches"/> validation batches, with the current parameters.</summary>
     Task<double> Evaluate(int batches);
+
+    /// <summary>Deactivates the worker, which frees its device: its run has ended.</summary>
+    Task Release();
 }
 
 /// <param name="Loss">The target-weighted mean loss of the worker's parts.</param>

@@ -296,7 +296,25 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
         finally
         {
             await PersistAsync();
+            // A coordinator that leaves hands the run on with its workers; one whose run ended frees their devices now,
+            // not after the idle collection, so the next run (a sweep's next point) finds them. Resuming prepares them again.
+            if (state != RunState.Running) await ReleaseWorkersAsync(workers);
             end.TrySetResult();
+        }
+    }
+
+    private async Task ReleaseWorkersAsync(List<IWorkerGrain> workers)
+    {
+        // The live set stays as it was: the status of an ended run reports the workers of its last step.
+        var releases = live.Select(rank => workers[rank].Release()).ToArray();
+        try
+        {
+            await Task.WhenAll(releases);
+        }
+        catch (Exception e)
+        {
+            // A worker that cannot be reached is gone, and its device with it.
+            logger.LogDebug(e, "run {Run}: a worker could not be released", RunId);
         }
     }
 

@@ -73,6 +73,13 @@ public sealed class WorkerGrain(RunData data) : Grain, IWorkerGrain
         return prepared.Evaluate(validation!, batches);
     }
 
+    public Task Release()
+    {
+        // Deactivating drops the replica (OnDeactivateAsync) and gives the device back.
+        DeactivateOnIdle();
+        return Task.CompletedTask;
+    }
+
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         ReleaseReplica();

@@ -170,6 +170,21 @@ public sealed class ClusterRunControlTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AnEndedRunGivesItsWorkersDevicesBackSoTheNextRunTrainsAtOnce()
+    {
+        // Each worker silo has one device, which the first run's workers hold; they would keep it for the idle
+        // collection's 15 minutes, and the second run would find none and fail after 3 minutes without progress.
+        foreach (var id in new[] { "first-of-two", "second-of-two" })
+        {
+            var run = Caller.GrainFactory.GetGrain<ITrainingRunGrain>(id);
+            await run.Start(Spec(Config(steps: 5, checkpointEvery: 0, id)));
+            var ended = await TrainingEquivalence.RunToEndAsync(run, TimeSpan.FromSeconds(60));
+            ended.State.Should().Be(RunState.Completed, ended.Error);
+            ended.Step.Should().Be(5);
+        }
+    }
+
+    [Fact]
     public async Task ResumeSkipsADamagedAndAPartialCheckpointForTheNewestValidOne()
     {
         var config = Config(steps: 300, checkpointEvery: 20);

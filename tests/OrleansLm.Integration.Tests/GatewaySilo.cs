@@ -30,8 +30,8 @@ public class GatewaySilo : IAsyncLifetime
     public const int MaxSamples = 4;
 
     /// <summary>
-    /// Cluster:Devices. A run's worker grains keep their devices until the idle collector takes them, after their run
-    /// has ended, so one device would hold up every run after the first.
+    /// Cluster:Devices: one per worker of the runs tests keep going at once (a run's workers give their devices back
+    /// when it ends).
     /// </summary>
     private const int Devices = 4;
 

@@ -1,4 +1,5 @@
 using OrleansLm.Model.Training;
+using OrleansLm.Runtime;
 using OrleansLm.Runtime.Grains;
 using OrleansLm.Silo.Grains;
 using OrleansLm.Testing;
@@ -45,12 +46,18 @@ public sealed class MultiProcessTrainingTests(PostgresFixture postgres, ITestOut
         var runId = $"processes-{family}";
         var run = caller.GrainFactory.GetGrain<ITrainingRunGrain>(runId);
         await run.Start(new RunSpec(ConfigFile.ToJson(config), workers, ParameterServers: 2));
+        // Where the cluster's directory has each worker's activation while the run trains (an ended run releases its
+        // workers): every one in a silo process of its own.
+        SiloAddress?[] homes = [];
+        await Eventually.HoldsAsync(async () =>
+        {
+            homes = await Task.WhenAll(Enumerable.Range(0, workers)
+                .Select(rank => caller.Directory.LookupAsync(GrainId.Create(typeof(IWorkerGrain), runId, rank)).AsTask()));
+            return homes.All(home => home is not null);
+        }, RunLimit, "every worker is activated");
         var status = await TrainingEquivalence.RunToEndAsync(run, RunLimit);
 
         TrainingEquivalence.ShouldReproduce(status, expected);
-        // Where the cluster's directory has each worker's activation: every one in a silo process of its own.
-        var homes = await Task.WhenAll(Enumerable.Range(0, workers)
-            .Select(rank => caller.Directory.LookupAsync(GrainId.Create(typeof(IWorkerGrain), runId, rank)).AsTask()));
         output.WriteLine($"[test] workers of {runId} on {string.Join(", ", homes)}");
         homes.Should().OnlyHaveUniqueItems()
             .And.BeSubsetOf(cluster.Processes.Select(p => p.Address), "workers hold devices, which only the processes have");
