@@ -85,7 +85,8 @@ public sealed class ClusterSiloTests(ITestOutputHelper output) : IAsyncLifetime
     public async Task GracefulStopHandsOffTheDirectoryAndCallsKeepWorking()
     {
         var silos = await cluster.StartAsync(3);
-        var keys = Keys(20);
+        // Enough keys that some are owned by the leaving silo and live elsewhere (20 missed that about once in 170 runs).
+        var keys = Keys(40);
         foreach (var key in keys) await silos[0].GrainFactory.GetGrain<IClusterGrain>(key).Where();
         var leaving = silos[2];
         var survivors = silos.Take(2).ToArray();
@@ -124,9 +125,11 @@ public sealed class ClusterSiloTests(ITestOutputHelper output) : IAsyncLifetime
         var silos = await cluster.StartAsync(3);
         var intruder = await cluster.StartSiloAsync(secret: "not-the-secret");
 
-        await FluentActions.Awaiting(() => silos[0].Transport.PingAsync(intruder.Address, TimeSpan.FromSeconds(2), CancellationToken.None))
-            .Should().ThrowAsync<SiloUnavailableException>();
+        // The intruder first: it reaches nobody, so it soon declares itself dead and closes its transport, after which
+        // a ping fails as disposed rather than refused.
         await FluentActions.Awaiting(() => intruder.Transport.PingAsync(silos[0].Address, TimeSpan.FromSeconds(2), CancellationToken.None))
+            .Should().ThrowAsync<Exception>().Where(e => e is SiloUnavailableException || e is ObjectDisposedException);
+        await FluentActions.Awaiting(() => silos[0].Transport.PingAsync(intruder.Address, TimeSpan.FromSeconds(2), CancellationToken.None))
             .Should().ThrowAsync<SiloUnavailableException>();
         await intruder.DeclaredDead.WaitAsync(ClusterTestSilos.DetectionBound);
         await ClusterTestSilos.SeenAsync(silos, intruder, SiloStatus.Dead, ClusterTestSilos.DetectionBound);
