@@ -85,7 +85,8 @@ public class GatewaySilo : IAsyncLifetime
     /// A run.yaml of a character-level Transformer on <see cref="CorpusPath"/> that trains a step in milliseconds on one
     /// thread; prompt plus generation within its block of 32 characters see whole contexts.
     /// </summary>
-    public string RunYaml(int steps, int evalEvery) => $"""
+    /// <param name="learningRate">optimizer.lr as YAML writes it; the default learns the corpus within a second.</param>
+    public string RunYaml(int steps, int evalEvery, string learningRate = "1.0e-2") => $"""
         data:
           path: {CorpusPath}
           tokenizer: char
@@ -98,7 +99,7 @@ public class GatewaySilo : IAsyncLifetime
           heads: 2
           dim: 32
         optimizer:
-          lr: 1.0e-2
+          lr: {learningRate}
         schedule:
           warmup: 2
         training:
