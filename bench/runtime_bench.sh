@@ -1,4 +1,4 @@
-# Sourced by bench/transport.sh, bench/grain_calls.sh and bench/training.sh: builds one runtime benchmark project in Release, records
+# Sourced by bench/transport.sh, bench/grain_calls.sh, bench/training.sh and bench/metrics.sh: builds one runtime benchmark project in Release, records
 # the machine, and runs it once, writing bench/results/<name>-<timestamp>/ (machine.txt, summary.txt, <name>.json).
 #   run_runtime_bench PROJECT NAME "ABOUT" [benchmark arguments...]
 run_runtime_bench() {

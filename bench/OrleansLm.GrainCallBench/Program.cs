@@ -3,13 +3,10 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using OrleansLm.Bench;
-using OrleansLm.GrainCallBench;
 using OrleansLm.Runtime;
 using OrleansLm.Runtime.Cluster;
 using OrleansLm.Runtime.Grains;
-using OrleansLm.Runtime.Hosting;
 using OrleansLm.Runtime.Invocation;
-using OrleansLm.Runtime.Membership;
 using OrleansLm.Runtime.Transport;
 
 // Usage: OrleansLm.GrainCallBench [--calls 20000] [--reps 5] [--concurrency 64] [--seconds 1] [--warmup-ms 1000] [--json PATH]
@@ -23,7 +20,6 @@ const string Usage =
     "usage: OrleansLm.GrainCallBench [--calls N=20000 (sequential calls per path and repetition)] [--reps R=5]\n" +
     "                                [--concurrency C=64 (callers, each on its own grain or socket pair)] [--seconds S=1 (per throughput run)]\n" +
     "                                [--warmup-ms T=1000 (per path)] [--json PATH]";
-const string Secret = "grain-call-bench";
 
 var options = BenchArguments.Parse(args, new Dictionary<string, int>
 {
@@ -41,21 +37,16 @@ var duration = TimeSpan.FromSeconds(options["--seconds"]);
 var warmUp = TimeSpan.FromMilliseconds(options["--warmup-ms"]);
 var timeout = TimeSpan.FromSeconds(30);
 
-var table = new InMemoryMembershipTable();
-await using var caller = await StartSiloAsync(table);
-await using var host = await StartSiloAsync(table);
-// Both read the table now, so their directory rings agree on which silo owns each grain's entry.
-await Task.WhenAll(caller.Membership.RefreshAsync(CancellationToken.None), host.Membership.RefreshAsync(CancellationToken.None));
+await using var silos = await EchoSilos.StartAsync();
+var (caller, host) = (silos.Caller, silos.Host);
 
-// A call to a grain with no activation on the calling silo first asks the grain directory where it lives (the runtime
-// keeps no cache of the answers): a local read where the caller owns the grain's directory entry, one more round trip
-// where the host owns it. The two cases are measured apart, on grains chosen by the owner of their entry.
-var candidates = Enumerable.Range(concurrency, 100 * concurrency).Select(key => (long)key).ToArray();
-var entriesOnCaller = candidates.Where(key => DirectoryOwnerOf(key) == caller.Address).Take(concurrency).ToArray();
-var entriesOnHost = candidates.Where(key => DirectoryOwnerOf(key) == host.Address).Take(concurrency).ToArray();
-var sameSilo = await ActivateAsync(caller, Enumerable.Range(0, concurrency).Select(key => (long)key).ToArray());
-var crossDirectoryOnCaller = await ActivateAsync(host, entriesOnCaller);
-var crossDirectoryOnHost = await ActivateAsync(host, entriesOnHost);
+// A cross-silo call with the grain's directory entry on the caller and one with it on the host are measured apart,
+// on grains chosen by the owner of their entry.
+var entriesOnCaller = silos.KeysWithDirectoryEntryOn(caller, concurrency, firstKey: concurrency);
+var entriesOnHost = silos.KeysWithDirectoryEntryOn(host, concurrency, firstKey: concurrency);
+var sameSilo = await silos.ActivateAsync(caller, [.. Enumerable.Range(0, concurrency).Select(key => (long)key)]);
+var crossDirectoryOnCaller = await silos.ActivateAsync(host, entriesOnCaller);
+var crossDirectoryOnHost = await silos.ActivateAsync(host, entriesOnHost);
 
 // The baselines carry the bytes a cross-silo Echo call and its answer take on the wire.
 var echo = GrainInterface.Of(typeof(IEchoGrain)).GetMethod(typeof(IEchoGrain).GetMethod(nameof(IEchoGrain.Echo))!);
@@ -64,7 +55,7 @@ var sampleCall = new GrainCall(GrainId.Create(typeof(IEchoGrain), entriesOnCalle
 var request = codec.EncodeRequest(sampleCall, [(byte)ClusterMessageKind.GrainCall]).ToArray();
 var response = codec.EncodeResult(echo, 1).ToArray();
 var rawPairs = await Task.WhenAll(Enumerable.Range(0, concurrency).Select(_ => RawTcp.ConnectAsync(request.Length, null, response.Length)));
-var transportOptions = new TransportOptions { ClusterSecret = Secret };
+var transportOptions = new TransportOptions { ClusterSecret = EchoSilos.Secret };
 await using var server = new TcpSiloTransport(transportOptions);
 await server.StartAsync(new FixedAnswer(response), CancellationToken.None);
 await using var client = new TcpSiloTransport(transportOptions);
@@ -149,41 +140,6 @@ if (options.JsonPath is { } jsonPath)
     }));
 }
 return 0;
-
-static async Task<ClusterSilo> StartSiloAsync(IMembershipTable table)
-{
-    var silo = new ClusterSilo(
-        new ClusterSiloOptions { ClusterId = "grain-call-bench", ClusterSecret = Secret, MembershipTable = table },
-        grains => grains.AddGrain<IEchoGrain, EchoGrain>());
-    await silo.StartAsync(CancellationToken.None);
-    return silo;
-}
-
-SiloAddress DirectoryOwnerOf(long key)
-{
-    var grainId = GrainId.Create(typeof(IEchoGrain), key);
-    var owner = caller.Directory.OwnerOf(grainId);
-    return owner is not null && owner == host.Directory.OwnerOf(grainId)
-        ? owner
-        : throw new InvalidOperationException($"the silos disagree on the directory owner of {grainId}: their views differ");
-}
-
-// The grains with these keys, activated by a call from `home`, as the calling silo's references; throws unless there
-// is one per caller and each lives on `home` and echoes.
-async Task<IEchoGrain[]> ActivateAsync(ClusterSilo home, long[] keys)
-{
-    if (keys.Length != concurrency) throw new InvalidOperationException($"only {keys.Length} of {concurrency} candidate keys fit");
-    var grains = new IEchoGrain[keys.Length];
-    for (var i = 0; i < keys.Length; i++)
-    {
-        await home.GrainFactory.GetGrain<IEchoGrain>(keys[i]).Where();
-        grains[i] = caller.GrainFactory.GetGrain<IEchoGrain>(keys[i]);
-        var where = await grains[i].Where();
-        if (where != home.Address.ToString()) throw new InvalidOperationException($"echo grain {keys[i]} lives on {where}, not on {home.Address}");
-        if (await grains[i].Echo(i) != i) throw new InvalidOperationException($"echo grain {keys[i]} answered something else");
-    }
-    return grains;
-}
 
 // µs per Echo call for encoding its request (as the sender does), decoding it (the host), encoding the result (the
 // host) and decoding that (the sender), over `count` calls.

@@ -21,9 +21,12 @@ public static class MetricsHosting
     public static WebApplicationBuilder AddMetrics(this WebApplicationBuilder builder)
     {
         builder.Services.AddSingleton<ProcessMetrics>();
-        builder.Services.AddSingleton(services => new PrometheusScraper([MeterPrefix + "*"], services.GetRequiredService<ILogger<PrometheusScraper>>()));
+        builder.Services.AddSingleton(services => CreateScraper(services.GetRequiredService<ILogger<PrometheusScraper>>()));
         return builder;
     }
+
+    /// <summary>The scraper the silo serves: every meter named <see cref="MeterPrefix"/>*, listened to from now on.</summary>
+    public static PrometheusScraper CreateScraper(ILogger logger) => new([MeterPrefix + "*"], logger);
 
     public static WebApplication MapMetrics(this WebApplication app)
     {

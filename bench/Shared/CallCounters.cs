@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace OrleansLm.GrainCallBench;
+namespace OrleansLm.Bench;
 
 /// <summary>
 /// Process- and machine-wide counters read around a run of calls, to say where a call's time goes: thread-pool work

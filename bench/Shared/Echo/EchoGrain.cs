@@ -2,7 +2,7 @@ using OrleansLm.Runtime;
 using OrleansLm.Runtime.Grains;
 using OrleansLm.Runtime.Placement;
 
-namespace OrleansLm.GrainCallBench;
+namespace OrleansLm.Bench;
 
 public interface IEchoGrain : IGrainWithIntegerKey
 {
