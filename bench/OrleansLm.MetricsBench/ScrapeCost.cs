@@ -32,15 +32,13 @@ internal sealed record ScrapeRun(double DirectMilliseconds, double HttpMilliseco
 internal sealed class ScrapeCost : IAsyncDisposable
 {
     private readonly PrometheusScraper scraper;
-    private readonly ProcessMetrics process;
     private readonly IReadOnlyList<KeyValuePair<string, string>> labels;
     private readonly WebApplication web;
     private readonly HttpClient http;
 
-    private ScrapeCost(PrometheusScraper scraper, ProcessMetrics process, IReadOnlyList<KeyValuePair<string, string>> labels, WebApplication web, HttpClient http)
+    private ScrapeCost(PrometheusScraper scraper, IReadOnlyList<KeyValuePair<string, string>> labels, WebApplication web, HttpClient http)
     {
         this.scraper = scraper;
-        this.process = process;
         this.labels = labels;
         this.web = web;
         this.http = http;
@@ -50,7 +48,7 @@ internal sealed class ScrapeCost : IAsyncDisposable
     {
         // As the silo application builds them (MetricsHosting): listening from here on, with its silo label.
         var scraper = MetricsHosting.CreateScraper(NullLogger.Instance);
-        var process = new ProcessMetrics();
+        ProcessMetrics.Start();
         IReadOnlyList<KeyValuePair<string, string>> labels = [new(MetricsHosting.SiloLabel, silos.Caller.Address.ToString())];
         await Registry.FillAsync(silos);
 
@@ -61,7 +59,7 @@ internal sealed class ScrapeCost : IAsyncDisposable
         web.MapGet(MetricsHosting.Path, (CancellationToken cancellation) => MetricsHosting.ScrapeAsync(scraper, labels, NullLogger.Instance, cancellation));
         await web.StartAsync();
         var http = new HttpClient { BaseAddress = new Uri(web.Urls.Single()) };
-        return new ScrapeCost(scraper, process, labels, web, http);
+        return new ScrapeCost(scraper, labels, web, http);
     }
 
     /// <summary>A scrape's text now, and its shape, which one over HTTP must share.</summary>
@@ -94,7 +92,6 @@ internal sealed class ScrapeCost : IAsyncDisposable
     {
         http.Dispose();
         await web.DisposeAsync();
-        process.Dispose();
         scraper.Dispose();
     }
 

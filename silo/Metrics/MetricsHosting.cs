@@ -20,7 +20,6 @@ public static class MetricsHosting
 
     public static WebApplicationBuilder AddMetrics(this WebApplicationBuilder builder)
     {
-        builder.Services.AddSingleton<ProcessMetrics>();
         builder.Services.AddSingleton(services => CreateScraper(services.GetRequiredService<ILogger<PrometheusScraper>>()));
         return builder;
     }
@@ -32,7 +31,7 @@ public static class MetricsHosting
     {
         // Built now rather than at the first scrape, so that counters count from the start.
         var scraper = app.Services.GetRequiredService<PrometheusScraper>();
-        app.Services.GetRequiredService<ProcessMetrics>();
+        ProcessMetrics.Start();
         var cluster = app.Services.GetRequiredService<ClusterHost>();
         var logger = app.Services.GetRequiredService<ILogger<PrometheusScraper>>();
         app.MapGet(Path, (CancellationToken cancellation) => ScrapeAsync(scraper, SiloLabels(cluster), logger, cancellation));

@@ -9,17 +9,26 @@ namespace OrleansLm.Silo.Metrics;
 /// out as Prometheus' usual process metrics: process_cpu_seconds_total, process_resident_memory_bytes,
 /// process_open_fds, dotnet_total_memory_bytes, dotnet_gc_collections_total{generation}, dotnet_thread_pool_threads,
 /// and olm_tensors_live (libtorch tensors not yet freed: a leak shows as a climb).
+/// <para>
+/// One meter for the process, never disposed: the OpenTelemetry SDK routes instruments of the same meter and name to
+/// one metric stream and drops the stream when any of them is disposed, so a second, short-lived instance (a silo
+/// hosted and stopped in the same process, as tests do) would take the survivor's series with it.
+/// </para>
 /// </summary>
-public sealed class ProcessMetrics : IDisposable
+public static class ProcessMetrics
 {
     public const string MeterName = "OrleansLm.Process";
 
     private const string FileDescriptors = "/proc/self/fd";
 
-    private readonly Meter meter = new(MeterName);
+    private static readonly Lazy<Meter> Meter = new(Create);
 
-    public ProcessMetrics()
+    /// <summary>Publishes the instruments, once per process.</summary>
+    public static void Start() => _ = Meter.Value;
+
+    private static Meter Create()
     {
+        var meter = new Meter(MeterName);
         meter.CreateObservableCounter("process.cpu", () => Environment.CpuUsage.TotalTime.TotalSeconds,
             unit: "s", description: "CPU time of the process, user and system.");
         meter.CreateObservableGauge("process.resident_memory", () => Environment.WorkingSet,
@@ -35,9 +44,8 @@ public sealed class ProcessMetrics : IDisposable
             unit: "{thread}", description: "Threads of the .NET thread pool.");
         meter.CreateObservableGauge("olm.tensors.live", LiveTensors,
             unit: "{tensor}", description: "Native libtorch tensors alive in the process.");
+        return meter;
     }
-
-    public void Dispose() => meter.Dispose();
 
     private static IEnumerable<Measurement<long>> GarbageCollections() =>
         Enumerable.Range(0, GC.MaxGeneration + 1)

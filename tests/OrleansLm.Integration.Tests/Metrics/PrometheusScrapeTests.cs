@@ -45,7 +45,7 @@ public sealed class PrometheusScrapeTests(PrometheusScrapeTests.ScrapedSilo scra
             // A run long enough that Prometheus sees it progress over several scrapes, stopped once it has; learning
             // slowly, so its loss still falls after the first scrape (at the usual rate it has learnt the corpus by then).
             await client.UnaryAsync<Run>("/olm.v1.TrainingService/StartRun",
-                new StartRunRequest { RunId = RunId, Config = RunYaml(steps: 1_000_000, evalEvery: 50, learningRate: "3.0e-4") }, AdminToken);
+                new StartRunRequest { RunId = RunId, Config = RunYaml(steps: 1_000_000, evalEvery: 50, learningRate: "3.0e-5") }, AdminToken);
             await Eventually.HoldsAsync(async () =>
             {
                 var tokens = await Prometheus.QueryRangeAsync($"olm_training_tokens_total{{run=\"{RunId}\"}}", TimeSpan.FromMinutes(5));
@@ -89,7 +89,7 @@ public sealed class PrometheusScrapeTests(PrometheusScrapeTests.ScrapedSilo scra
         tokens.Values.Should().BeInAscendingOrder().And.Subject.Distinct().Should().HaveCountGreaterThanOrEqualTo(ScrapedSilo.RisingScrapes);
         var loss = (await Prometheus.QueryRangeAsync($"olm_training_loss{{run=\"{RunId}\"}}", TimeSpan.FromMinutes(5))).Single().Values;
         loss.Should().OnlyContain(l => double.IsFinite(l) && l > 0);
-        loss.TakeLast(2).Average().Should().BeLessThan(loss.Take(2).Average() - 0.1, "the run learns its corpus between the first scrapes and the last");
+        loss.TakeLast(2).Average().Should().BeLessThan(loss.Take(2).Average() - 0.1, "the run learns its corpus between the first scrapes and the last (scraped losses: {0})", string.Join(", ", loss.Distinct().Select(l => l.ToString("F3"))));
         var running = await Prometheus.QueryAsync($"olm_training_running{{run=\"{RunId}\"}}");
         running.Single().Value.Should().Be(0, "the run was stopped");
         var validation = await Prometheus.QueryAsync($"olm_training_validation_perplexity{{run=\"{RunId}\"}} - exp(olm_training_validation_loss{{run=\"{RunId}\"}})");
