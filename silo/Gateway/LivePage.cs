@@ -64,25 +64,11 @@ public static class LivePage
         return app;
     }
 
-    /// <summary>
-    /// ListRuns, each run with its latest numbers (loss, validation loss, tokens/s) from its coordinator (GetRun) where
-    /// that holds the run's steps: a coordinator activated afresh for a finished run knows only the stored record, which
-    /// the listing has already. Evaluations are left to the curve.
-    /// </summary>
+    /// <summary>The runs with their coordinators' latest numbers; evaluations are left to the curve.</summary>
     private static async Task<ListRunsResponse> RunsAsync(TrainingService training, CancellationToken cancellation)
     {
-        var listed = await training.ListAsync(cancellation);
-        var runs = await Task.WhenAll(listed.Runs.Select(async stored =>
-        {
-            var live = await training.GetAsync(stored.RunId);
-            return live.Step >= stored.Step ? live : stored;
-        }));
-        var response = new ListRunsResponse();
-        foreach (var run in runs)
-        {
-            run.Evaluations.Clear();
-            response.Runs.Add(run);
-        }
+        var response = await training.ListWithStatusAsync(cancellation);
+        foreach (var run in response.Runs) run.Evaluations.Clear();
         return response;
     }
 

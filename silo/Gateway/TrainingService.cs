@@ -89,17 +89,36 @@ public sealed partial class TrainingService(IGrainFactory grains, RunStorage sto
     {
         var response = new ListRunsResponse();
         foreach (var record in await storage.Store.AllAsync(cancellation))
-        {
-            var (family, steps) = Outline(record.Spec);
-            response.Runs.Add(new Run
-            {
-                RunId = record.RunId, State = ToProto(record.State), Step = record.Step, TotalSteps = steps,
-                CheckpointStep = record.CheckpointStep, Error = record.Error ?? "",
-                RequestedWorkers = record.Spec.Workers, ParameterServers = record.Spec.ParameterServers, ModelFamily = family,
-                ValidationLoss = double.NaN, ValidationPerplexity = double.NaN, Loss = double.NaN, EtaSeconds = -1,
-            });
-        }
+            response.Runs.Add(Stored(record));
         return response;
+    }
+
+    /// <summary>
+    /// ListRuns, each run with its latest numbers (loss, validation loss, tokens/s) from its coordinator where that holds
+    /// the run's steps, else as stored: the live page's runs table. The store is read once.
+    /// </summary>
+    public async Task<ListRunsResponse> ListWithStatusAsync(CancellationToken cancellation)
+    {
+        var runs = await Task.WhenAll((await storage.Store.AllAsync(cancellation)).Select(async record =>
+        {
+            var stored = Stored(record);
+            var live = ToRun(await grains.GetGrain<ITrainingRunGrain>(record.RunId).Status(), record.Spec);
+            return live.Step >= stored.Step ? live : stored;
+        }));
+        return new ListRunsResponse { Runs = { runs } };
+    }
+
+    /// <summary>A run as the cluster's store has it, without asking its coordinator.</summary>
+    private static Run Stored(RunRecord record)
+    {
+        var (family, steps) = Outline(record.Spec);
+        return new Run
+        {
+            RunId = record.RunId, State = ToProto(record.State), Step = record.Step, TotalSteps = steps,
+            CheckpointStep = record.CheckpointStep, Error = record.Error ?? "",
+            RequestedWorkers = record.Spec.Workers, ParameterServers = record.Spec.ParameterServers, ModelFamily = family,
+            ValidationLoss = double.NaN, ValidationPerplexity = double.NaN, Loss = double.NaN, EtaSeconds = -1,
+        };
     }
 
     private async Task<Run> ControlAsync(string runId, Func<ITrainingRunGrain, Task<RunStatus>> control)
@@ -189,7 +208,7 @@ public sealed partial class TrainingService(IGrainFactory grains, RunStorage sto
         EtaSeconds = status.Eta?.TotalSeconds ?? -1,
         CheckpointStep = status.CheckpointStep,
         Error = status.Error ?? "",
-        ModelFamily = Outline(spec).Family,
+        ModelFamily = RunSpecs.Family(spec),
         Parameters = status.Shape?.Parameters ?? 0,
         FlopsPerToken = status.Shape?.FlopsPerToken ?? 0,
         Tokens = status.Tokens,
@@ -213,7 +232,7 @@ public sealed partial class TrainingService(IGrainFactory grains, RunStorage sto
     private static (string Family, long Steps) Outline(RunSpec spec)
     {
         var config = JsonNode.Parse(spec.ConfigJson);
-        return (RunSpecs.Family(spec), config?["training"]?["steps"]?.GetValue<long>() ?? new TrainingSection().Steps);
+        return (RunSpecs.Family(config), config?["training"]?["steps"]?.GetValue<long>() ?? new TrainingSection().Steps);
     }
 
     [GeneratedRegex("^[A-Za-z0-9._-]{1,64}$")]

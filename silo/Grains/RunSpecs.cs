@@ -21,8 +21,10 @@ public static class RunSpecs
     }
 
     /// <summary>The spec's model family (transformer, lstm, ...), read without binding and validating the configuration.</summary>
-    public static string Family(RunSpec spec) =>
-        JsonNode.Parse(spec.ConfigJson)?["model"]?["family"]?.GetValue<string>() ?? "transformer";
+    public static string Family(RunSpec spec) => Family(JsonNode.Parse(spec.ConfigJson));
+
+    /// <summary>The model family of a run's configuration already parsed as JSON.</summary>
+    public static string Family(JsonNode? config) => config?["model"]?["family"]?.GetValue<string>() ?? "transformer";
 
     /// <summary>The labels of the run's metrics.</summary>
     public static TrainingMeters.RunLabels Labels(string runId, RunSpec spec) => new(runId, Family(spec));
