@@ -7,7 +7,7 @@ using static OrleansLm.Integration.Tests.Scaling.Geometry;
 
 namespace OrleansLm.Integration.Tests.Scaling;
 
-/// <summary>A scaling-curve figure drawn as SVG (parsed back with System.Xml.Linq) and as PNG (decoded by <see cref="PngReader"/>).</summary>
+/// <summary>A scaling-curve figure drawn as SVG (parsed back with System.Xml.Linq) and as PNG (decoded by <see cref="PngImage"/>).</summary>
 public sealed class CurvePlotTests
 {
     private static readonly XNamespace Svg = "http://www.w3.org/2000/svg";
@@ -68,7 +68,8 @@ public sealed class CurvePlotTests
         var svg = Draw();
         var canvas = new RasterCanvas(CurvePlot.Width, CurvePlot.Height, CurvePlot.Background);
         CurvePlot.Draw(canvas, Figure);
-        var png = PngReader.Read(canvas.ToPng());
+        var png = PngImage.Decode(canvas.ToPng());
+        png.Channels.Should().Be(3, "the encoder writes 8-bit RGB");
 
         (png.Width, png.Height).Should().Be((CurvePlot.Width, CurvePlot.Height));
         png[3, 3].Should().Be(((byte)255, (byte)255, (byte)255), "the background is white");
