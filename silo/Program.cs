@@ -16,6 +16,7 @@ builder.Services.AddOptions<SiloOptions>()
     .Bind(builder.Configuration.GetSection(SiloOptions.Section))
     .ValidateDataAnnotations()
     .ValidateOnStart();
+builder.Services.AddOptions<HostOptions>().Configure<IOptions<SiloOptions>>((host, silo) => host.ShutdownTimeout = TimeSpan.FromSeconds(silo.Value.ShutdownSeconds));
 builder.Services.AddSingleton<SiloHealthProbe>();
 builder.Services.AddOptions<ClusterOptions>()
     .Bind(builder.Configuration.GetSection(ClusterOptions.Section))

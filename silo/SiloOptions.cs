@@ -14,4 +14,12 @@ public sealed class SiloOptions
     /// <summary>libtorch intra-op threads; 0 keeps libtorch's default.</summary>
     [Range(0, 1024)]
     public int TorchThreads { get; set; }
+
+    /// <summary>
+    /// How long a stop (SIGTERM) may take: runs hand off with a checkpoint, activations deactivate, the silo leaves the
+    /// membership. Keep it below the orchestrator's grace period (Kubernetes' terminationGracePeriodSeconds), which
+    /// SIGKILLs after it.
+    /// </summary>
+    [Range(1, 3600)]
+    public int ShutdownSeconds { get; set; } = 30;
 }
