@@ -28,6 +28,7 @@ builder.Services.AddSingleton<Action<IGrainRuntimeBuilder>>(services =>
     var storage = services.GetRequiredService<RunStorage>();
     return grains => SiloGrains.Register(grains, storage, services.GetRequiredService<ServedModels>());
 });
+builder.Services.AddSingleton<RunHandOff>();
 builder.Services.AddSingleton<ClusterHost>();
 builder.Services.AddHostedService(services => services.GetRequiredService<ClusterHost>());
 builder.Services.AddHostedService<RunWatchdog>();

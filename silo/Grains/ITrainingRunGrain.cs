@@ -27,6 +27,13 @@ public interface ITrainingRunGrain : IGrainWithStringKey
     Task<RunStatus> Status();
 
     /// <summary>
+    /// Writes a checkpoint of the current step at the next step boundary, unless the newest checkpoint is of it or the
+    /// run has nothing consistent to save (it is not running or paused, or it is restoring); returns the newest
+    /// checkpoint's step (-1 for none). A silo that leaves calls it for the runs whose state it holds.
+    /// </summary>
+    Task<long> Checkpoint();
+
+    /// <summary>
     /// The mean seconds per step of each phase since the run last (re)started: the workers' pull, data, forward, backward
     /// and push summed over the workers that took part, and the shards' aggregation summed over the shards.
     /// </summary>

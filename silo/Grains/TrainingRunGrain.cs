@@ -56,6 +56,9 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
     private long totalSteps;
     private long evaluatedStep = -1;
 
+    // Whether the shards may not hold the current step (before the first restore, after a failed step): nothing to checkpoint then.
+    private bool restoring = true;
+
     // Held for each step (and its checkpoint), so an export reads every shard at the same step.
     private readonly SemaphoreSlim stepBoundary = new(1, 1);
 
@@ -138,6 +141,25 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
         RunId, state, losses.Count, totalSteps, losses.Count > 0 ? losses[^1] : double.NaN, validationLoss, tokensPerSecond,
         live.Count, state == RunState.Running ? eta : null, checkpointStep, error, [.. losses], [.. evaluations], shape));
 
+    public async Task<long> Checkpoint()
+    {
+        if (spec is null || RunSpecs.Config(spec).ModelOrDefault is NGramSection) return checkpointStep;
+        await stepBoundary.WaitAsync();
+        try
+        {
+            if (loop is { IsCompleted: false } && !restoring && state is RunState.Running or RunState.Paused)
+            {
+                await CheckpointAsync(Shards(spec));
+                logger.LogInformation("run {Run}: checkpointed step {Step} on request", RunId, checkpointStep);
+            }
+        }
+        finally
+        {
+            stepBoundary.Release();
+        }
+        return checkpointStep;
+    }
+
     public Task<StepTimings> Timings() => Task.FromResult(timedSteps > 0 ? timings.Over(timedSteps) : StepTimings.Zero);
 
     public async Task<RunStatus> WaitForEnd(TimeSpan timeout)
@@ -213,8 +235,9 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
             return;
         }
         var training = config.TrainingOrDefault;
-        var shards = Enumerable.Range(0, runSpec.ParameterServers).Select(k => GrainFactory.GetGrain<IParameterServerGrain>(RunId, k)).ToList();
+        var shards = Shards(runSpec);
         var workers = Enumerable.Range(0, runSpec.Workers).Select(r => GrainFactory.GetGrain<IWorkerGrain>(RunId, r)).ToList();
+        restoring = true;
         try
         {
             await PersistAsync();
@@ -224,7 +247,6 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
             var pace = new Pace();
             var lastProgress = Stopwatch.StartNew();
             var lastRejoin = Stopwatch.StartNew();
-            var restoring = true;
             while ((restoring || losses.Count < training.Steps) && await ContinueAsync(pace))
             {
                 DelayDeactivation(KeepAlive);
@@ -430,6 +452,9 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
         }
         throw new WorkersLostException($"step {step}: workers {string.Join(", ", failed.Select(i => ranks[i]))} failed");
     }
+
+    private List<IParameterServerGrain> Shards(RunSpec runSpec) =>
+        [.. Enumerable.Range(0, runSpec.ParameterServers).Select(k => GrainFactory.GetGrain<IParameterServerGrain>(RunId, k))];
 
     /// <summary>Batch parts i, i + n, i + 2n, … of <paramref name="parts"/> for the i-th of <paramref name="n"/> live workers.</summary>
     private static int[] PartsOf(int i, int n, int parts) => [.. Enumerable.Range(0, parts).Where(p => p % n == i)];

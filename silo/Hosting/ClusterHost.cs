@@ -2,16 +2,19 @@ using Microsoft.Extensions.Options;
 using OrleansLm.Runtime;
 using OrleansLm.Runtime.Cluster;
 using OrleansLm.Runtime.Hosting;
+using OrleansLm.Silo.Runs;
 
 namespace OrleansLm.Silo.Hosting;
 
 /// <summary>
 /// Runs this process's <see cref="ClusterSilo"/> with the host: joins on start, prints <see cref="ReadyLine"/> once
-/// the host has started, leaves gracefully on stop (SIGTERM), and stops the process, with exit code
+/// the host has started, leaves gracefully on stop (SIGTERM: ShuttingDown, runs handed off by <see cref="RunHandOff"/>,
+/// activations deactivated, Dead, all within Silo:ShutdownSeconds), and stops the process, with exit code
 /// <see cref="DeclaredDeadExitCode"/>, when the cluster declares it dead.
 /// </summary>
 public sealed class ClusterHost(
-    IOptions<ClusterOptions> options, Action<IGrainRuntimeBuilder> configureGrains, ILoggerFactory loggers, IHostApplicationLifetime lifetime)
+    IOptions<ClusterOptions> options, Action<IGrainRuntimeBuilder> configureGrains, RunHandOff handOff, ILoggerFactory loggers,
+    IHostApplicationLifetime lifetime)
     : IHostedService, IAsyncDisposable
 {
     public const int DeclaredDeadExitCode = 3;
@@ -33,7 +36,9 @@ public sealed class ClusterHost(
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        silo = new ClusterSilo(options.Value.ToSiloOptions(), configureGrains, loggers);
+        var siloOptions = options.Value.ToSiloOptions();
+        siloOptions.BeforeDeactivation = cancellation => handOff.HandOffAsync(Silo, cancellation);
+        silo = new ClusterSilo(siloOptions, configureGrains, loggers);
         await silo.StartAsync(cancellationToken);
         Address = silo.Address;
         lifetime.ApplicationStarted.Register(() => Console.Out.WriteLine(ReadyLine + silo.Address));

@@ -16,8 +16,8 @@ namespace OrleansLm.Runtime.Cluster;
 /// A silo of a cluster: <see cref="TcpSiloTransport"/>, <see cref="MembershipService"/> (probing with the
 /// transport's ping) and <see cref="SiloRuntime"/> with the distributed directory, membership-based placement and
 /// the transport as its remote path. <see cref="StartAsync"/> listens, starts the runtime and joins;
-/// <see cref="StopAsync"/> leaves gracefully (ShuttingDown, activations deactivated, Dead). A silo the cluster
-/// declares dead stops serving at once, without calling anyone, and completes <see cref="DeclaredDead"/>: the host
+/// <see cref="StopAsync"/> leaves gracefully (ShuttingDown, the application's
+/// <see cref="ClusterSiloOptions.BeforeDeactivation"/> hook, activations deactivated, Dead). A silo the cluster declares dead stops serving at once, without calling anyone, and completes <see cref="DeclaredDead"/>: the host
 /// process should then exit. <see cref="DisposeAsync"/> (and <see cref="CrashAsync"/>) stop without leaving.
 /// </summary>
 public sealed class ClusterSilo : IAsyncDisposable
@@ -30,6 +30,7 @@ public sealed class ClusterSilo : IAsyncDisposable
     private readonly DistributedGrainDirectory directory;
     private readonly ServiceProvider services;
     private readonly ILogger logger;
+    private readonly Func<CancellationToken, Task>? beforeDeactivation;
     private readonly TaskCompletionSource declaredDead = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ConsistentHashRing handedOffRing = new([]);
     private Task handOff = Task.CompletedTask;
@@ -47,6 +48,7 @@ public sealed class ClusterSilo : IAsyncDisposable
         options.Validate();
         loggers ??= NullLoggerFactory.Instance;
         logger = loggers.CreateLogger<ClusterSilo>();
+        beforeDeactivation = options.BeforeDeactivation;
         transport = new TcpSiloTransport(
             new TransportOptions { ListenEndPoint = options.EndPoint, AdvertisedHost = options.AdvertisedHost, ClusterSecret = options.ClusterSecret },
             loggers.CreateLogger<TcpSiloTransport>());
@@ -106,7 +108,7 @@ public sealed class ClusterSilo : IAsyncDisposable
     }
 
     /// <summary>
-    /// Leaves gracefully: ShuttingDown, every activation deactivated (their grains re-place elsewhere on the next call),
+    /// Leaves gracefully: ShuttingDown, the before-deactivation hook, every activation deactivated (their grains re-place elsewhere on the next call),
     /// Dead, then stops. Leaves once: a second call (a host may stop its services twice) waits for the first.
     /// </summary>
     public Task StopAsync(CancellationToken cancellation)
@@ -132,7 +134,21 @@ public sealed class ClusterSilo : IAsyncDisposable
 
     public async ValueTask DisposeAsync() => await TearDownAsync().ConfigureAwait(false);
 
-    private Task DrainAsync(CancellationToken cancellation) => Runtime.StopAsync(cancellation);
+    private async Task DrainAsync(CancellationToken cancellation)
+    {
+        if (beforeDeactivation is not null)
+        {
+            try
+            {
+                await beforeDeactivation(cancellation).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !cancellation.IsCancellationRequested)
+            {
+                logger.LogWarning(e, "silo {Silo}: saving the grains' state before deactivating them failed; deactivating anyway", Address);
+            }
+        }
+        await Runtime.StopAsync(cancellation).ConfigureAwait(false);
+    }
 
     private IReadOnlyList<GrainId> LocalActivations() => Runtime.RegisteredGrains();
 

@@ -37,6 +37,13 @@ public sealed class ClusterSiloOptions
 
     public Action<GrainRuntimeOptions>? ConfigureRuntime { get; set; }
 
+    /// <summary>
+    /// Runs when the silo leaves gracefully, once it is ShuttingDown (no silo places new activations here) and before
+    /// its activations are deactivated: the application saves what its grains hold that a deactivation would lose
+    /// (a checkpoint). It gets the stop's cancellation; a failure is logged and the leave goes on.
+    /// </summary>
+    public Func<CancellationToken, Task>? BeforeDeactivation { get; set; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first unusable option.</summary>
     public void Validate()
     {

@@ -16,8 +16,9 @@ namespace OrleansLm.Runtime.Cluster;
 /// <para>
 /// After a view change (<see cref="ApplyView"/>) registrations of dead silos are dropped, and keys that moved away
 /// are forgotten. Keys that moved here (from a silo that left, crashed or now owns less after a join) are
-/// <em>recovered</em> before they are served: the owner asks every other member for its activations that the new
-/// ring gives to this owner and registers them, while requests for those keys wait (up to the request timeout). So
+/// <em>recovered</em> before they are served: the owner asks every other member, and every ShuttingDown silo (off the
+/// ring, its activations alive until it drains), for its activations that the new ring gives to this owner and
+/// registers them, while requests for those keys wait (up to the request timeout). So
 /// a lookup after an owner's crash finds the grain where it still lives instead of placing a second activation.
 /// Each silo's hand-off (in the cluster host) then re-registers its activations and deactivates a local duplicate
 /// when the owner already names another silo: the duplicates that views disagreeing right after a join can make.
@@ -41,6 +42,9 @@ public sealed class DistributedGrainDirectory(
     private volatile ConsistentHashRing ring = new([]);
     private volatile bool detached;
 
+    // ShuttingDown silos: off the ring, but their activations live until they drain, so a recovery asks them too.
+    private volatile IReadOnlyList<SiloAddress> draining = [];
+
     // The latest ring whose acquired keys were recovered; requests for keys this silo owns on the current ring but
     // did not own on this one wait for the recovery under way (recovered completes when it catches up with ring).
     private volatile ConsistentHashRing settled = new([]);
@@ -63,6 +67,7 @@ public sealed class DistributedGrainDirectory(
     public void ApplyView(MembershipView view)
     {
         var current = new ConsistentHashRing(view.ActiveMembers.Select(m => m.Silo));
+        draining = [.. view.Members.Where(m => m.Status == SiloStatus.ShuttingDown && m.Silo != localSilo.Address).Select(m => m.Silo)];
         lock (recoveryGate)
         {
             ring = current;
@@ -230,13 +235,16 @@ public sealed class DistributedGrainDirectory(
         }
     }
 
-    /// <summary>Registers, for each key <paramref name="target"/> gives to this silo, the activations the other members and this silo hold.</summary>
+    /// <summary>
+    /// Registers, for each key <paramref name="target"/> gives to this silo, the activations the other members, the
+    /// silos still draining and this silo hold.
+    /// </summary>
     private async Task RecoverAsync(ConsistentHashRing target)
     {
         var self = localSilo.Address;
         if (!target.Members.Contains(self)) return;
         var request = ClusterMessages.RecoveryRequest(target.Members);
-        var holdings = await Task.WhenAll(target.Members.Where(m => m != self).Select(async member =>
+        var holdings = await Task.WhenAll(target.Members.Where(m => m != self).Concat(draining).Select(async member =>
         {
             try
             {

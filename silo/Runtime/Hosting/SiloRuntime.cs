@@ -72,8 +72,8 @@ public sealed class SiloRuntime : IHostedService, IAsyncDisposable
     /// <summary>Activations here that each hold one of the silo's devices.</summary>
     public int DeviceActivations => catalog.DeviceActivations;
 
-    /// <summary>The grains with a (directory-registered) activation on this silo: what a directory hand-off re-registers.</summary>
-    internal IReadOnlyList<GrainId> RegisteredGrains() => catalog.RegisteredGrains();
+    /// <summary>The grains with a (directory-registered) activation on this silo: what a directory hand-off re-registers, and what a leaving silo saves.</summary>
+    public IReadOnlyList<GrainId> RegisteredGrains() => catalog.RegisteredGrains();
 
     internal bool HasActivation(GrainId grainId) => catalog.HasActivation(grainId);
 

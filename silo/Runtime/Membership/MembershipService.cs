@@ -117,9 +117,13 @@ public sealed class MembershipService : IAsyncDisposable
             RunPeriodicallyAsync("probing", options.ProbePeriod, ProbeSuccessorsAsync));
     }
 
+    /// <summary>How long a leave whose own time is up still tries to write its Dead row.</summary>
+    public static readonly TimeSpan LastWriteTimeout = TimeSpan.FromSeconds(5);
+
     /// <summary>
     /// Leaves gracefully: ShuttingDown (no new placements), the drain hook, then Dead, and stops the loops. Others
-    /// learn of it at their next refresh instead of after missed probes.
+    /// learn of it at their next refresh instead of after missed probes. A drain cancelled by
+    /// <paramref name="cancellation"/> still ends in a Dead row, written within <see cref="LastWriteTimeout"/>.
     /// </summary>
     public async Task LeaveAsync(CancellationToken cancellation)
     {
@@ -133,9 +137,19 @@ public sealed class MembershipService : IAsyncDisposable
         try
         {
             await WriteOwnStatusAsync(SiloStatus.ShuttingDown, cancellation);
-            await drainAsync(cancellation);
+            try
+            {
+                await drainAsync(cancellation);
+            }
+            catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+            {
+                // The stop's time is up (the host's shutdown timeout): leave anyway. What was not handed off
+                // re-activates elsewhere on its next call, as after a crash, but nobody waits for a failure detection.
+                logger.LogWarning("{Silo} ran out of time draining its activations; leaving with some still here", local.Address);
+            }
             wroteOwnDeath = true;
-            await WriteOwnStatusAsync(SiloStatus.Dead, cancellation);
+            using var lastWrite = new CancellationTokenSource(LastWriteTimeout);
+            await WriteOwnStatusAsync(SiloStatus.Dead, cancellation.IsCancellationRequested ? lastWrite.Token : cancellation);
         }
         finally
         {

@@ -38,9 +38,11 @@ public sealed class ClusterTestSilos(ITestOutputHelper output) : IAsyncDisposabl
         return started;
     }
 
-    public async Task<ClusterSilo> StartSiloAsync(string secret = Secret, int devices = 0)
+    /// <param name="beforeDeactivation">The silo's <see cref="ClusterSiloOptions.BeforeDeactivation"/> hook, given the silo.</param>
+    public async Task<ClusterSilo> StartSiloAsync(string secret = Secret, int devices = 0, Func<ClusterSilo, CancellationToken, Task>? beforeDeactivation = null)
     {
-        var silo = new ClusterSilo(
+        ClusterSilo? silo = null;
+        silo = new ClusterSilo(
             new ClusterSiloOptions
             {
                 ClusterId = "test",
@@ -50,6 +52,7 @@ public sealed class ClusterTestSilos(ITestOutputHelper output) : IAsyncDisposabl
                 MembershipTable = Table,
                 Membership = Membership,
                 DirectoryRequestTimeout = TimeSpan.FromSeconds(2),
+                BeforeDeactivation = beforeDeactivation is null ? null : cancellation => beforeDeactivation(silo!, cancellation),
             },
             AddGrains,
             TestOutputLoggerProvider.Factory(output, $"silo{silos.Count}"));
