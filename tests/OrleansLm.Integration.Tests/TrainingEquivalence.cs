@@ -67,10 +67,16 @@ public static class TrainingEquivalence
     {
         status.Error.Should().BeNull();
         status.State.Should().Be(RunState.Completed);
-        status.Losses.Should().HaveCount(expected.Count);
-        for (var step = 0; step < expected.Count; step++)
-            status.Losses[step].Should().BeApproximately(expected[step], 1e-4 * Math.Abs(expected[step]), $"step {step}");
+        ShouldReproduceLosses(status.Losses, expected);
         status.ValidationLoss.Should().BeLessThan(expected[0], "the run learnt something");
+    }
+
+    /// <summary>A loss at every step, each equal to the single-process trainer's to 1e-4 relative.</summary>
+    public static void ShouldReproduceLosses(IReadOnlyList<double> losses, IReadOnlyList<double> expected)
+    {
+        losses.Should().HaveCount(expected.Count);
+        for (var step = 0; step < expected.Count; step++)
+            losses[step].Should().BeApproximately(expected[step], 1e-4 * Math.Abs(expected[step]), $"step {step}");
     }
 
     private sealed class StepLosses(List<double> losses) : IProgress<TrainingEvent>

@@ -1,0 +1,198 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using OrleansLm.Client;
+using OrleansLm.Model.Training;
+using OrleansLm.Protos.Grpc;
+using OrleansLm.Protos.V1;
+using OrleansLm.Runtime.Membership;
+using OrleansLm.Silo.Gateway;
+using OrleansLm.Silo.Grains;
+using OrleansLm.Testing;
+using OrleansLm.Testing.Processes;
+using Xunit.Abstractions;
+using RunState = OrleansLm.Protos.V1.RunState;
+
+namespace OrleansLm.Integration.Tests;
+
+/// <summary>
+/// What an orchestrator does to silos, done to real processes: three silo application processes (workers, one device
+/// each, every one with a gateway) with membership and run state in a real PostgreSQL and checkpoints under one root.
+/// A run is started through the first silo's gateway, so its coordinator lives there. SIGTERM makes a silo hand its
+/// runs off with a checkpoint of the current step and leave within Silo:ShutdownSeconds; a rolling restart of every
+/// silo, one after the other, leaves a run that completes on the undisturbed trajectory.
+/// </summary>
+public sealed partial class GracefulDrainTests(PostgresFixture postgres, ITestOutputHelper output) : IClassFixture<PostgresFixture>, IAsyncLifetime
+{
+    private const int SiloProcesses = 3;
+    private const int Workers = 3;
+    private const int ParameterServers = 3;
+    private const int ShutdownSeconds = 20;
+    private const string AdminToken = "drain-tests-admin-token";
+
+    /// <summary>Bounds every wait on a run; the tests take far less unless something is wrong.</summary>
+    private static readonly TimeSpan RunLimit = TimeSpan.FromMinutes(2);
+
+    private readonly string corpusPath = Path.Combine(Path.GetTempPath(), $"olm-drain-{Guid.NewGuid():N}.txt");
+    private readonly DirectoryInfo checkpointRoot = Directory.CreateTempSubdirectory("olm-drain-checkpoints-");
+
+    public Task InitializeAsync() => File.WriteAllTextAsync(corpusPath, TrainingEquivalence.Corpus);
+
+    public Task DisposeAsync()
+    {
+        File.Delete(corpusPath);
+        checkpointRoot.Delete(recursive: true);
+        return Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task ASigtermedSiloCheckpointsItsRunLeavesTheMembershipAndExitsWithinItsShutdownTime()
+    {
+        const string runId = "drain-sigterm";
+        var config = Config(steps: 400);
+        var expected = TrainingEquivalence.SingleProcessLosses(config);
+        await using var cluster = new ProcessCluster(output);
+        await StartProcessesAsync(cluster);
+        var leaving = cluster.Processes[0];
+        await StartRunAsync(leaving, runId, config);
+        var observer = cluster.Processes[1];
+        var before = await UntilAsync(observer, runId, run => run.Step >= 40, "the run got going");
+
+        var clock = Stopwatch.StartNew();
+        leaving.Terminate();
+        var exitCode = await leaving.WaitForExitAsync(TimeSpan.FromSeconds(ShutdownSeconds + 10));
+        var exited = clock.Elapsed;
+        output.WriteLine($"[test] {leaving.Name} exited with {exitCode} {exited.TotalSeconds:F1} s after SIGTERM at step ≥ {before.Step}");
+
+        exitCode.Should().Be(0, "a graceful leave exits cleanly");
+        exited.Should().BeLessThan(TimeSpan.FromSeconds(ShutdownSeconds), "Silo:ShutdownSeconds bounds a stop");
+        var handedOff = HandOffStep(leaving, runId);
+        handedOff.Should().BeGreaterThanOrEqualTo(before.Step, "the hand-off checkpoints the step the run had reached, not an older one");
+        var row = (await MembershipAsync(cluster)).Single(e => e.Silo == leaving.Address);
+        row.Status.Should().Be(SiloStatus.Dead, "it wrote its own leave");
+        row.Suspicions.Should().BeEmpty("nobody had to vote it out");
+
+        var completed = await UntilAsync(observer, runId, run => run.State != RunState.Running, "the run completed on the other silos");
+        completed.State.Should().Be(RunState.Completed, completed.Error);
+        cluster.Processes.Skip(1).SelectMany(p => p.Lines)
+            .Should().Contain(line => line.Contains($"run {runId} restored from the checkpoint of step {handedOff}"),
+                "the coordinator that took over went on from the hand-off's checkpoint");
+        ShouldReproduce(runId, expected);
+    }
+
+    [Fact]
+    public async Task ARollingRestartOfEverySiloLeavesARunThatCompletesOnTheUndisturbedTrajectory()
+    {
+        const string runId = "drain-rolling";
+        const int stepsBetweenRestarts = 30;
+        var config = Config(steps: 1200);
+        var expected = TrainingEquivalence.SingleProcessLosses(config);
+        await using var cluster = new ProcessCluster(output);
+        await StartProcessesAsync(cluster);
+        await StartRunAsync(cluster.Processes[0], runId, config);
+        var exitCodes = new List<int>();
+
+        for (var i = 0; i < SiloProcesses; i++)
+        {
+            var next = cluster.Processes[(i + 1) % SiloProcesses];
+            var progress = await UntilAsync(next, runId, run => run.Step >= (i + 1) * stepsBetweenRestarts, $"the run made progress before restart {i}");
+            progress.State.Should().Be(RunState.Running, $"the run should still be going at restart {i}");
+            var leaving = cluster.Processes[i];
+            leaving.Terminate();
+            exitCodes.Add(await leaving.WaitForExitAsync(TimeSpan.FromSeconds(ShutdownSeconds + 10)));
+            var successor = await cluster.RestartAsync(leaving);
+            await WaitForGatewayAsync(successor);
+            output.WriteLine($"[test] restart {i} at step {progress.Step}: {leaving.Name} left (exit {exitCodes[^1]}), {successor.Name} joined");
+        }
+        var completed = await UntilAsync(cluster.Processes[0], runId, run => run.State != RunState.Running, "the run completed");
+
+        exitCodes.Should().AllBeEquivalentTo(0, "every silo left gracefully");
+        completed.State.Should().Be(RunState.Completed, completed.Error);
+        completed.Step.Should().Be(config.TrainingOrDefault.Steps);
+        (await MembershipAsync(cluster)).Should().OnlyContain(e => e.Suspicions.Count == 0, "no silo was voted out: each one left");
+        ShouldReproduce(runId, expected);
+    }
+
+    private RunConfig Config(int steps) => TrainingEquivalence.Config(corpusPath, "transformer", steps, batchSize: 2 * Workers);
+
+    private Task StartProcessesAsync(ProcessCluster cluster)
+    {
+        var launch = SiloApplication.Launch(cluster, postgres.Server.ConnectionString(), [SiloGrains.WorkerRole], devices: 1, checkpointRoot.FullName);
+        var environment = new Dictionary<string, string>(launch.Environment)
+        {
+            ["OLM_Gateway__AdminToken"] = AdminToken,
+            ["OLM_Silo__ShutdownSeconds"] = ShutdownSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
+        return Task.WhenAll(Enumerable.Range(0, SiloProcesses).Select(async _ =>
+            await WaitForGatewayAsync(await cluster.StartProcessAsync(launch with { Environment = environment }))));
+    }
+
+    private static async Task<SiloProcess> WaitForGatewayAsync(SiloProcess silo)
+    {
+        await Eventually.HoldsAsync(() => GatewayOf(silo) is not null, TimeSpan.FromSeconds(30), $"{silo.Name} prints its gateway's URL");
+        return silo;
+    }
+
+    private static Uri? GatewayOf(SiloProcess silo) =>
+        silo.Lines.FirstOrDefault(l => l.StartsWith(GatewayHosting.GatewayLine, StringComparison.Ordinal)) is { } line
+            ? new Uri(line[GatewayHosting.GatewayLine.Length..])
+            : null;
+
+    private static GatewayConnection Connect(SiloProcess silo) =>
+        new(new GatewayConnectionOptions { Address = GatewayOf(silo)!, Token = AdminToken });
+
+    private static async Task StartRunAsync(SiloProcess silo, string runId, RunConfig config)
+    {
+        using var connection = Connect(silo);
+        await new TrainingClient(connection).StartRunAsync(
+            new StartRunRequest { RunId = runId, Config = ConfigFile.ToJson(config), Workers = Workers, ParameterServers = ParameterServers });
+    }
+
+    /// <summary>
+    /// The run as <paramref name="silo"/>'s gateway reports it, polled until <paramref name="condition"/> holds; a call
+    /// that fails (the coordinator is moving) counts as not yet.
+    /// </summary>
+    private async Task<Run> UntilAsync(SiloProcess silo, string runId, Func<Run, bool> condition, string what)
+    {
+        using var connection = Connect(silo);
+        var client = new TrainingClient(connection);
+        Run? run = null;
+        await Eventually.HoldsAsync(async () =>
+        {
+            try
+            {
+                run = await client.GetRunAsync(new GetRunRequest { RunId = runId }, TimeSpan.FromSeconds(10));
+                return condition(run);
+            }
+            catch (RpcException e)
+            {
+                output.WriteLine($"[test] GetRun through {silo.Name}: {e.Status}");
+                return false;
+            }
+        }, RunLimit, what);
+        return run!;
+    }
+
+    /// <summary>The step of the checkpoint <paramref name="silo"/> logged handing <paramref name="runId"/> off with.</summary>
+    private static long HandOffStep(SiloProcess silo, string runId)
+    {
+        var handOffs = silo.Lines.Select(line => HandOffLine().Match(line)).Where(m => m.Success && m.Groups["run"].Value == runId).ToList();
+        handOffs.Should().ContainSingle($"{silo.Name} hands {runId} off once as it leaves");
+        return long.Parse(handOffs[0].Groups["step"].Value, System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    [GeneratedRegex(@"run (?<run>\S+) handed off: its newest checkpoint is of step (?<step>-?\d+)")]
+    private static partial Regex HandOffLine();
+
+    private async Task<IReadOnlyList<MembershipEntry>> MembershipAsync(ProcessCluster cluster)
+    {
+        await using var table = new PostgresMembershipTable(new PostgresMembershipOptions(postgres.Server.ConnectionString(), cluster.ClusterId));
+        return [.. (await table.ReadAllAsync(CancellationToken.None)).Entries.Select(e => e.Entry)];
+    }
+
+    /// <summary>The run's final checkpoint holds every step's loss, each the single-process trainer's.</summary>
+    private void ShouldReproduce(string runId, IReadOnlyList<double> expected)
+    {
+        var final = RunManifest.ReadVerified(RunManifest.Directory(Path.Combine(checkpointRoot.FullName, runId), expected.Count), runId);
+        TrainingEquivalence.ShouldReproduceLosses(final.Losses, expected);
+    }
+}
