@@ -56,6 +56,10 @@ public sealed partial class GracefulDrainTests(PostgresFixture postgres, ITestOu
         await StartRunAsync(leaving, runId, config);
         var observer = cluster.Processes[1];
         var before = await UntilAsync(observer, runId, run => run.Step >= 40, "the run got going");
+        using var watching = Connect(leaving);
+        var streaming = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var watch = WatchUntilEndAsync(new TrainingClient(watching), runId, streaming);
+        await streaming.Task.WaitAsync(RunLimit);
 
         var clock = Stopwatch.StartNew();
         leaving.Terminate();
@@ -64,7 +68,10 @@ public sealed partial class GracefulDrainTests(PostgresFixture postgres, ITestOu
         output.WriteLine($"[test] {leaving.Name} exited with {exitCode} {exited.TotalSeconds:F1} s after SIGTERM at step ≥ {before.Step}");
 
         exitCode.Should().Be(0, "a graceful leave exits cleanly");
-        exited.Should().BeLessThan(TimeSpan.FromSeconds(ShutdownSeconds), "Silo:ShutdownSeconds bounds a stop");
+        exited.Should().BeLessThan(TimeSpan.FromSeconds(ShutdownSeconds), "Silo:ShutdownSeconds bounds a stop, open streams or not");
+        var (events, end) = await watch;
+        events.Should().BePositive("the watch streamed the run's steps until the silo stopped");
+        end.Should().BeOfType<RpcException>().Which.Status.Should().Be(StatusCode.Unavailable, "a stopping silo ends its streams so that clients go elsewhere");
         var handedOff = HandOffStep(leaving, runId);
         handedOff.Should().BeGreaterThanOrEqualTo(before.Step, "the hand-off checkpoints the step the run had reached, not an older one");
         var row = (await MembershipAsync(cluster)).Single(e => e.Silo == leaving.Address);
@@ -170,6 +177,28 @@ public sealed partial class GracefulDrainTests(PostgresFixture postgres, ITestOu
             }
         }, RunLimit, what);
         return run!;
+    }
+
+    /// <summary>
+    /// Watches the run until the stream ends (<paramref name="streaming"/> completes at its first event): the events it
+    /// got, and how it ended (null for a clean end).
+    /// </summary>
+    private static async Task<(int Events, Exception? End)> WatchUntilEndAsync(TrainingClient client, string runId, TaskCompletionSource streaming)
+    {
+        var events = 0;
+        try
+        {
+            await foreach (var _ in client.WatchRunAsync(new WatchRunRequest { RunId = runId, FromStep = -1 }))
+            {
+                events++;
+                streaming.TrySetResult();
+            }
+            return (events, null);
+        }
+        catch (Exception e)
+        {
+            return (events, e);
+        }
     }
 
     /// <summary>The step of the checkpoint <paramref name="silo"/> logged handing <paramref name="runId"/> off with.</summary>

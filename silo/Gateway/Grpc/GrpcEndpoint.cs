@@ -13,7 +13,8 @@ namespace OrleansLm.Silo.Gateway.Grpc;
 /// length-prefixed messages (gzip both ways), and ends every call with grpc-status and grpc-message: in the trailers,
 /// or in the headers alone (trailers-only) when the call fails before its first message.
 /// </summary>
-public sealed class GrpcEndpoint(GrpcMethods methods, GatewayAuth auth, IOptions<GatewayOptions> options, ILogger<GrpcEndpoint> logger)
+public sealed class GrpcEndpoint(
+    GrpcMethods methods, GatewayAuth auth, IOptions<GatewayOptions> options, IHostApplicationLifetime lifetime, ILogger<GrpcEndpoint> logger)
 {
     /// <summary>The longest delay <see cref="CancellationTokenSource.CancelAfter(TimeSpan)"/> takes.</summary>
     private static readonly TimeSpan MaxTimer = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
@@ -41,9 +42,12 @@ public sealed class GrpcEndpoint(GrpcMethods methods, GatewayAuth auth, IOptions
 
         var path = request.Path.Value ?? "";
         using var deadline = new CancellationTokenSource();
-        using var callCancellation = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, deadline.Token);
-        var started = false;
         var known = methods.TryGet(path, out var method);
+        // A stream (WatchRun, GenerateStream) may stay open for hours: a stopping silo ends it, UNAVAILABLE, so that the
+        // client reconnects to another gateway and the silo's drain does not wait for it. Unary calls finish.
+        var stopping = known && method.Descriptor.IsServerStreaming ? lifetime.ApplicationStopping : CancellationToken.None;
+        using var callCancellation = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, deadline.Token, stopping);
+        var started = false;
         var measurement = GatewayMeters.Begin(known ? $"{method.Descriptor.Service.FullName}/{method.Descriptor.Name}" : GatewayMeters.UnknownMethod, known && method.Descriptor.IsServerStreaming);
         var code = StatusCode.OK;
         try
@@ -82,8 +86,9 @@ public sealed class GrpcEndpoint(GrpcMethods methods, GatewayAuth auth, IOptions
         }
         catch (Exception e)
         {
-            var (status, detail) = deadline.IsCancellationRequested && e is OperationCanceledException
-                ? (StatusCode.DeadlineExceeded, "the call's deadline (grpc-timeout) passed")
+            var (status, detail) = e is not OperationCanceledException ? Classify(e)
+                : deadline.IsCancellationRequested ? (StatusCode.DeadlineExceeded, "the call's deadline (grpc-timeout) passed")
+                : stopping.IsCancellationRequested ? (StatusCode.Unavailable, "the silo is shutting down: call the gateway again to reach another")
                 : Classify(e);
             if (status is StatusCode.Internal or StatusCode.Unknown) logger.LogError(e, "{Path} failed", path);
             else logger.LogDebug("{Path}: {Status} {Detail}", path, status, detail);
