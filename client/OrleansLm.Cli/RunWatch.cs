@@ -1,16 +1,25 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using OrleansLm.Protos.Grpc;
 using OrleansLm.Protos.V1;
 using Spectre.Console;
 
 namespace OrleansLm.Cli;
 
-/// <summary>Follows a run's WatchRun stream until the run ends: a live progress bar, or one JSON line per event.</summary>
+/// <summary>
+/// Follows a run's WatchRun stream until the run ends: a live progress bar, or one JSON line per event. A gateway that
+/// goes away (UNAVAILABLE: its silo stopping in a rolling restart) is called again, from the step after the last one
+/// seen, for up to <see cref="OutageLimit"/> (behind a Kubernetes Service, the next call reaches another silo).
+/// </summary>
 internal static class RunWatch
 {
+    public static readonly TimeSpan OutageLimit = TimeSpan.FromMinutes(2);
+    private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(1);
+
     /// <returns>The exit code of the state the run ended in (<see cref="ExitCodes.For(RunState)"/>).</returns>
     public static async Task<int> FollowAsync(GatewaySession session, string runId, long fromStep, CancellationToken cancellation)
     {
-        var events = session.Training.WatchRunAsync(new WatchRunRequest { RunId = runId, FromStep = fromStep }, session.LongCallTimeout, cancellation);
+        var events = ReconnectingAsync(session, runId, fromStep, cancellation);
         var run = session.Json ? await WriteLinesAsync(events) : await ShowProgressAsync(runId, events);
         if (run is null || !RunView.HasEnded(run.State))
         {
@@ -23,6 +32,42 @@ internal static class RunWatch
             RunView.Errors([run]);
         }
         return ExitCodes.For(run.State);
+    }
+
+    private static async IAsyncEnumerable<RunEvent> ReconnectingAsync(
+        GatewaySession session, string runId, long fromStep, [EnumeratorCancellation] CancellationToken cancellation)
+    {
+        var outage = new Stopwatch();
+        while (true)
+        {
+            var stream = session.Training.WatchRunAsync(new WatchRunRequest { RunId = runId, FromStep = fromStep }, session.LongCallTimeout, cancellation)
+                .GetAsyncEnumerator(cancellation);
+            try
+            {
+                while (true)
+                {
+                    try
+                    {
+                        if (!await stream.MoveNextAsync()) yield break;
+                    }
+                    catch (RpcException e) when (e.Status == StatusCode.Unavailable && (!outage.IsRunning || outage.Elapsed < OutageLimit))
+                    {
+                        outage.Start();
+                        Console.Error.WriteLine($"olm: watching run {runId}: {e.Detail}; calling the gateway again");
+                        break;
+                    }
+                    outage.Reset();
+                    // Steps are numbered from 1; from_step k replays from step k + 1.
+                    if (stream.Current.EventCase == RunEvent.EventOneofCase.Step) fromStep = stream.Current.Step.Step;
+                    yield return stream.Current;
+                }
+            }
+            finally
+            {
+                await stream.DisposeAsync();
+            }
+            await Task.Delay(RetryDelay, cancellation);
+        }
     }
 
     private static async Task<Run?> WriteLinesAsync(IAsyncEnumerable<RunEvent> events)

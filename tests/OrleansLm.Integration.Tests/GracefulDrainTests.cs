@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
+using OrleansLm.Cli;
 using OrleansLm.Client;
 using OrleansLm.Model.Training;
 using OrleansLm.Protos.Grpc;
@@ -94,8 +95,11 @@ public sealed partial class GracefulDrainTests(PostgresFixture postgres, ITestOu
         var config = Config(steps: 1200);
         var expected = TrainingEquivalence.SingleProcessLosses(config);
         await using var cluster = new ProcessCluster(output);
-        await StartProcessesAsync(cluster);
+        var gateway = new Uri($"http://127.0.0.1:{LoopbackPorts.Free()}");
+        await StartProcessesAsync(cluster, gateway);
         await StartRunAsync(cluster.Processes[0], runId, config);
+        // A user following the run through the first silo's address all along, with the olm client.
+        var watch = OlmProcess.RunOlm("run", "watch", runId, "--gateway", gateway.ToString(), "--token", AdminToken, "--json");
         var exitCodes = new List<int>();
 
         for (var i = 0; i < SiloProcesses; i++)
@@ -117,11 +121,30 @@ public sealed partial class GracefulDrainTests(PostgresFixture postgres, ITestOu
         completed.Step.Should().Be(config.TrainingOrDefault.Steps);
         (await MembershipAsync(cluster)).Should().OnlyContain(e => e.Suspicions.Count == 0, "no silo was voted out: each one left");
         ShouldReproduce(runId, expected);
+
+        var (watchExit, watched) = await watch;
+        watchExit.Should().Be(ExitCodes.Ok, $"olm run watch follows the run to its completion across the restart of the silo it watched through:\n{watched}");
+        watched.Should().Contain("calling the gateway again", "the watched silo's stop ended the stream");
+        StepsIn(watched).Should().Contain(config.TrainingOrDefault.Steps, "it followed the run to its last step");
     }
+
+    /// <summary>The steps of the step events among olm's JSON lines (int64 fields are strings in protobuf's JSON).</summary>
+    private static IReadOnlyList<long> StepsIn(string jsonLines) =>
+    [
+        .. jsonLines.Split('\n').Where(line => line.StartsWith('{')).Select(line => System.Text.Json.JsonDocument.Parse(line).RootElement)
+            .Where(e => e.TryGetProperty("event", out var kind) && kind.GetString() == "step")
+            .Select(e => e.GetProperty("step") is { ValueKind: System.Text.Json.JsonValueKind.String } step
+                ? long.Parse(step.GetString()!, System.Globalization.CultureInfo.InvariantCulture)
+                : e.GetProperty("step").GetInt64()),
+    ];
 
     private RunConfig Config(int steps) => TrainingEquivalence.Config(corpusPath, "transformer", steps, batchSize: 2 * Workers);
 
-    private Task StartProcessesAsync(ProcessCluster cluster)
+    /// <param name="firstGateway">
+    /// A fixed gateway URL for the first process, which its successors keep (as a Kubernetes Service's address
+    /// outlives its pods); null for a port of its own like the others.
+    /// </param>
+    private async Task StartProcessesAsync(ProcessCluster cluster, Uri? firstGateway = null)
     {
         var launch = SiloApplication.Launch(cluster, postgres.Server.ConnectionString(), [SiloGrains.WorkerRole], devices: 1, checkpointRoot.FullName);
         var environment = new Dictionary<string, string>(launch.Environment)
@@ -129,8 +152,14 @@ public sealed partial class GracefulDrainTests(PostgresFixture postgres, ITestOu
             ["OLM_Gateway__AdminToken"] = AdminToken,
             ["OLM_Silo__ShutdownSeconds"] = ShutdownSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
-        return Task.WhenAll(Enumerable.Range(0, SiloProcesses).Select(async _ =>
-            await WaitForGatewayAsync(await cluster.StartProcessAsync(launch with { Environment = environment }))));
+        // One after the other, so that Processes[i] is the i-th launch.
+        for (var i = 0; i < SiloProcesses; i++)
+        {
+            var own = i == 0 && firstGateway is not null
+                ? new Dictionary<string, string>(environment) { ["OLM_Gateway__Listen"] = firstGateway.ToString() }
+                : environment;
+            await WaitForGatewayAsync(await cluster.StartProcessAsync(launch with { Environment = own }));
+        }
     }
 
     private static async Task<SiloProcess> WaitForGatewayAsync(SiloProcess silo)
