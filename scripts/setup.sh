@@ -11,21 +11,31 @@
 #   protobuf-compiler(-grpc)             grpc_python_plugin compile our .proto files, grpcio calls every RPC
 #   chromium, chromium-driver            headless Chromium and chromedriver (W3C WebDriver) for the live page's tests
 #   prometheus                           promtool checks the silo's /metrics text; a real Prometheus scrapes a silo in the metrics tests
+#   docker-compose                       `docker-compose config` checks docker-compose.yml in the deployment tests;
+#                                        installed without its recommended docker.io: no test needs a Docker engine
 set -euo pipefail
 
 packages=(cmake g++ libtorch-dev libopenblas0-pthread python3-torch python3-numpy fortunes-min curl postgresql iproute2
   python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc chromium chromium-driver prometheus)
-missing=()
-for package in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
-done
+packages_without_recommends=(docker-compose)
 
-if ((${#missing[@]})); then
+not_installed() {
+  for package in "$@"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || echo "$package"
+  done
+}
+mapfile -t missing < <(not_installed "${packages[@]}")
+mapfile -t missing_without_recommends < <(not_installed "${packages_without_recommends[@]}")
+
+if ((${#missing[@]} + ${#missing_without_recommends[@]})); then
   sudo=""
   if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-  echo "setup: installing ${missing[*]}"
+  echo "setup: installing ${missing[*]} ${missing_without_recommends[*]}"
   $sudo apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}"
+  if ((${#missing[@]})); then DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}"; fi
+  if ((${#missing_without_recommends[@]})); then
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing_without_recommends[@]}"
+  fi
 fi
 
 if ! command -v dotnet >/dev/null; then
