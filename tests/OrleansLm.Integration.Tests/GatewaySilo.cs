@@ -129,9 +129,7 @@ public class GatewaySilo : IAsyncLifetime
         };
         Configure(environment);
         silo = await cluster.StartProcessAsync(launch with { Environment = environment });
-        await Eventually.HoldsAsync(
-            () => silo.Lines.Any(l => l.StartsWith(GatewayHosting.GatewayLine, StringComparison.Ordinal)), GatewayLineWait, "the silo prints its gateway's URL");
-        address = new Uri(silo.Lines.First(l => l.StartsWith(GatewayHosting.GatewayLine, StringComparison.Ordinal))[GatewayHosting.GatewayLine.Length..]);
+        address = await SiloApplication.GatewayAsync(silo, GatewayLineWait);
         // The silo logs its URLs at the moment it prints the gateway's line, through another writer.
         await Eventually.HoldsAsync(() => (httpAddress = silo.Lines.Select(line => OwnUrl(line, address)).FirstOrDefault(url => url is not null)) is not null,
             GatewayLineWait, "the silo logs its URLs");

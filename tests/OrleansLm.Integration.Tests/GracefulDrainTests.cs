@@ -6,7 +6,6 @@ using OrleansLm.Model.Training;
 using OrleansLm.Protos.Grpc;
 using OrleansLm.Protos.V1;
 using OrleansLm.Runtime.Membership;
-using OrleansLm.Silo.Gateway;
 using OrleansLm.Silo.Grains;
 using OrleansLm.Testing;
 using OrleansLm.Testing.Processes;
@@ -75,7 +74,7 @@ public sealed partial class GracefulDrainTests(PostgresFixture postgres, ITestOu
         end.Should().BeOfType<RpcException>().Which.Status.Should().Be(StatusCode.Unavailable, "a stopping silo ends its streams so that clients go elsewhere");
         var handedOff = HandOffStep(leaving, runId);
         handedOff.Should().BeGreaterThanOrEqualTo(before.Step, "the hand-off checkpoints the step the run had reached, not an older one");
-        var row = (await MembershipAsync(cluster)).Single(e => e.Silo == leaving.Address);
+        var row = (await postgres.Server.MembershipAsync(cluster.ClusterId)).Single(e => e.Silo == leaving.Address);
         row.Status.Should().Be(SiloStatus.Dead, "it wrote its own leave");
         row.Suspicions.Should().BeEmpty("nobody had to vote it out");
 
@@ -119,7 +118,7 @@ public sealed partial class GracefulDrainTests(PostgresFixture postgres, ITestOu
         exitCodes.Should().AllBeEquivalentTo(0, "every silo left gracefully");
         completed.State.Should().Be(RunState.Completed, completed.Error);
         completed.Step.Should().Be(config.TrainingOrDefault.Steps);
-        (await MembershipAsync(cluster)).Should().OnlyContain(e => e.Suspicions.Count == 0, "no silo was voted out: each one left");
+        (await postgres.Server.MembershipAsync(cluster.ClusterId)).Should().OnlyContain(e => e.Suspicions.Count == 0, "no silo was voted out: each one left");
         ShouldReproduce(runId, expected);
 
         var (watchExit, watched) = await watch;
@@ -162,19 +161,10 @@ public sealed partial class GracefulDrainTests(PostgresFixture postgres, ITestOu
         }
     }
 
-    private static async Task<SiloProcess> WaitForGatewayAsync(SiloProcess silo)
-    {
-        await Eventually.HoldsAsync(() => GatewayOf(silo) is not null, TimeSpan.FromSeconds(30), $"{silo.Name} prints its gateway's URL");
-        return silo;
-    }
-
-    private static Uri? GatewayOf(SiloProcess silo) =>
-        silo.Lines.FirstOrDefault(l => l.StartsWith(GatewayHosting.GatewayLine, StringComparison.Ordinal)) is { } line
-            ? new Uri(line[GatewayHosting.GatewayLine.Length..])
-            : null;
+    private static Task<Uri> WaitForGatewayAsync(SiloProcess silo) => SiloApplication.GatewayAsync(silo, TimeSpan.FromSeconds(30));
 
     private static GatewayConnection Connect(SiloProcess silo) =>
-        new(new GatewayConnectionOptions { Address = GatewayOf(silo)!, Token = AdminToken });
+        new(new GatewayConnectionOptions { Address = SiloApplication.GatewayOf(silo)!, Token = AdminToken });
 
     private static async Task StartRunAsync(SiloProcess silo, string runId, RunConfig config)
     {
@@ -241,11 +231,6 @@ public sealed partial class GracefulDrainTests(PostgresFixture postgres, ITestOu
     [GeneratedRegex(@"run (?<run>\S+) handed off: its newest checkpoint is of step (?<step>-?\d+)")]
     private static partial Regex HandOffLine();
 
-    private async Task<IReadOnlyList<MembershipEntry>> MembershipAsync(ProcessCluster cluster)
-    {
-        await using var table = new PostgresMembershipTable(new PostgresMembershipOptions(postgres.Server.ConnectionString(), cluster.ClusterId));
-        return [.. (await table.ReadAllAsync(CancellationToken.None)).Entries.Select(e => e.Entry)];
-    }
 
     /// <summary>The run's final checkpoint holds every step's loss, each the single-process trainer's.</summary>
     private void ShouldReproduce(string runId, IReadOnlyList<double> expected)

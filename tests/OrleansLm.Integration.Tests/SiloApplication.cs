@@ -1,7 +1,9 @@
 using System.Globalization;
 using System.Net;
 using OrleansLm.Runtime.Cluster;
+using OrleansLm.Silo.Gateway;
 using OrleansLm.Silo.Hosting;
+using OrleansLm.Testing;
 using OrleansLm.Testing.Processes;
 
 namespace OrleansLm.Integration.Tests;
@@ -36,6 +38,19 @@ public static class SiloApplication
         return SiloLaunch.DotnetProgram("OrleansLm.Silo.dll", ["--urls", "http://127.0.0.1:0"], ClusterHost.ReadyLine)
             with { Environment = environment };
     }
+
+    /// <summary>The gateway URL a silo process printed (<see cref="GatewayHosting.GatewayLine"/>), waiting up to <paramref name="timeout"/> for it.</summary>
+    public static async Task<Uri> GatewayAsync(SiloProcess silo, TimeSpan timeout)
+    {
+        await Eventually.HoldsAsync(() => GatewayOf(silo) is not null, timeout, $"{silo.Name} prints its gateway's URL");
+        return GatewayOf(silo)!;
+    }
+
+    /// <summary>The gateway URL a silo process has printed so far; null before.</summary>
+    public static Uri? GatewayOf(SiloProcess silo) =>
+        silo.Lines.FirstOrDefault(l => l.StartsWith(GatewayHosting.GatewayLine, StringComparison.Ordinal)) is { } line
+            ? new Uri(line[GatewayHosting.GatewayLine.Length..])
+            : null;
 
     /// <summary>The test's own silo: no roles and no devices, so no worker lands on it; the application's membership timings.</summary>
     public static ClusterSiloOptions Caller(ProcessCluster cluster, string postgres) => new()

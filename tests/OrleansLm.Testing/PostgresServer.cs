@@ -1,4 +1,5 @@
 using Npgsql;
+using OrleansLm.Runtime.Membership;
 
 namespace OrleansLm.Testing;
 
@@ -84,6 +85,13 @@ public sealed class PostgresServer : IAsyncDisposable
         await using var command = new NpgsqlCommand($"CREATE DATABASE \"{name.Replace("\"", "\"\"")}\"", connection);
         await command.ExecuteNonQueryAsync(cancellation);
         return ConnectionString(name);
+    }
+
+    /// <summary>The rows of <paramref name="clusterId"/>'s membership table in the server's default database, as its silos wrote them.</summary>
+    public async Task<IReadOnlyList<MembershipEntry>> MembershipAsync(string clusterId)
+    {
+        await using var table = new PostgresMembershipTable(new PostgresMembershipOptions(ConnectionString(), clusterId));
+        return [.. (await table.ReadAllAsync(CancellationToken.None)).Entries.Select(e => e.Entry)];
     }
 
     public async ValueTask DisposeAsync()

@@ -34,7 +34,7 @@ public sealed class ComposeTests(ComposeTests.DefaultConfig config) : IClassFixt
 
     private IReadOnlyList<ComposeService> Silos => DeploymentFiles.Silos(Project);
 
-    private static string Variable(string key) => SiloListeners.VariableOf(key);
+    private static string Variable(string key) => SiloConfiguration.VariableOf(key);
 
     [Fact]
     public void TheClusterIsPostgresThreeSilosPrometheusAndGrafana()

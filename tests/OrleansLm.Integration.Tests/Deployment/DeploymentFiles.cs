@@ -7,12 +7,9 @@ namespace OrleansLm.Integration.Tests.Deployment;
 /// <summary>Where a silo listens, read off the environment its container runs with.</summary>
 public sealed record SiloListeners(Uri Http, Uri Gateway, IPEndPoint Grain)
 {
-    public static readonly string UrlsVariable = VariableOf(SiloConfiguration.UrlsKey);
-    public static readonly string GatewayVariable = VariableOf("Gateway:Listen");
-    public static readonly string GrainVariable = VariableOf("Cluster:Listen");
-
-    /// <summary>The OLM_ variable that sets configuration key <paramref name="key"/>.</summary>
-    public static string VariableOf(string key) => SiloConfiguration.EnvironmentPrefix + key.Replace(":", "__", StringComparison.Ordinal);
+    public static readonly string UrlsVariable = SiloConfiguration.VariableOf(SiloConfiguration.UrlsKey);
+    public static readonly string GatewayVariable = SiloConfiguration.VariableOf("Gateway:Listen");
+    public static readonly string GrainVariable = SiloConfiguration.VariableOf("Cluster:Listen");
 
     /// <summary>
     /// The listeners <paramref name="environment"/> sets; each must be set there: appsettings.json's defaults listen on

@@ -104,15 +104,15 @@ public class DockerfileTests
         // Listening on 0.0.0.0 needs an advertised address, which only the container knows: the entrypoint sets it.
         var errors = SiloConfiguration.Validate(Silo.Environment);
         errors.Should().ContainSingle().Which.Should().Contain("Cluster:AdvertisedHost");
-        var started = new Dictionary<string, string>(Silo.Environment) { [SiloListeners.VariableOf("Cluster:AdvertisedHost")] = "172.18.0.2" };
+        var started = new Dictionary<string, string>(Silo.Environment) { [SiloConfiguration.VariableOf("Cluster:AdvertisedHost")] = "172.18.0.2" };
         SiloConfiguration.Validate(started).Should().BeEmpty();
     }
 
     [Fact]
     public void TheSilosDataPathsLieInADirectoryItsUserOwns()
     {
-        var checkpoints = Silo.Environment[SiloListeners.VariableOf("Cluster:CheckpointRoot")];
-        var models = Silo.Environment[SiloListeners.VariableOf("Gateway:ModelDirectory")];
+        var checkpoints = Silo.Environment[SiloConfiguration.VariableOf("Cluster:CheckpointRoot")];
+        var models = Silo.Environment[SiloConfiguration.VariableOf("Gateway:ModelDirectory")];
         var data = Path.GetDirectoryName(checkpoints)!;
         Path.GetDirectoryName(models).Should().Be(data, "checkpoints and exported models share one volume");
         Silo.Runs.Select(run => run.Instruction.Arguments).Should().Contain(

@@ -60,7 +60,7 @@ public sealed class PublishedImageTests(PublishedImage published, ITestOutputHel
             // Still a wildcard, as in the container: the entrypoint must find the address to advertise.
             [SiloListeners.GrainVariable] = $"0.0.0.0:{grain}",
         };
-        environment.Remove(SiloListeners.VariableOf("Cluster:Postgres")).Should().BeTrue("silo-1 joins through PostgreSQL, which is not here: it runs as a cluster of one");
+        environment.Remove(SiloConfiguration.VariableOf("Cluster:Postgres")).Should().BeTrue("silo-1 joins through PostgreSQL, which is not here: it runs as a cluster of one");
         var data = silo.Volumes.Single(volume => volume.Type == "volume").Target;
         foreach (var (name, value) in environment.Where(variable => variable.Value.StartsWith(data + "/", StringComparison.Ordinal)).ToList())
             environment[name] = Path.Combine(published.Root, "data") + value[data.Length..];
@@ -81,9 +81,9 @@ public sealed class PublishedImageTests(PublishedImage published, ITestOutputHel
 
         var olm = published.HostPath(Image.Healthcheck![0]);
         var gatewayUrl = $"http://127.0.0.1:{gateway}";
-        var admin = await Tool.ResultOfAsync(olm, ["run", "status", "--gateway", gatewayUrl, "--token", environment[SiloListeners.VariableOf("Gateway:AdminToken")]]);
+        var admin = await Tool.ResultOfAsync(olm, ["run", "status", "--gateway", gatewayUrl, "--token", environment[SiloConfiguration.VariableOf("Gateway:AdminToken")]]);
         admin.ExitCode.Should().Be(ExitCodes.Ok, $"compose's admin token controls training: {admin.Error}{admin.Output}");
-        var sampling = await Tool.ResultOfAsync(olm, ["run", "status", "--gateway", gatewayUrl, "--token", environment[SiloListeners.VariableOf("Gateway:SamplingToken")]]);
+        var sampling = await Tool.ResultOfAsync(olm, ["run", "status", "--gateway", gatewayUrl, "--token", environment[SiloConfiguration.VariableOf("Gateway:SamplingToken")]]);
         sampling.ExitCode.Should().Be(ExitCodes.Unauthenticated, $"compose's sampling token may not control training: {sampling.Error}{sampling.Output}");
 
         process.Terminate();

@@ -41,6 +41,9 @@ public static class SiloConfiguration
         return string.Join(':', parts.Where(part => !part.All(char.IsAsciiDigit)));
     }
 
+    /// <summary>The OLM_ environment variable that sets configuration key <paramref name="key"/> ("Cluster:Listen" → "OLM_Cluster__Listen").</summary>
+    public static string VariableOf(string key) => EnvironmentPrefix + key.Replace(":", "__", StringComparison.Ordinal);
+
     /// <summary>Whether the silo reads <paramref name="key"/>: one of <see cref="Keys"/>, or logging's open-ended section.</summary>
     public static bool IsKnown(string key) =>
         Keys.Contains(key) || key.StartsWith("Logging:", StringComparison.OrdinalIgnoreCase);

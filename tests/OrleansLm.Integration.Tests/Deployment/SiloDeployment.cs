@@ -33,7 +33,7 @@ public sealed class SiloDeployment
 
     /// <summary>The value the environment gives configuration key <paramref name="key"/> ("Cluster:Listen"); fails naming it when none does.</summary>
     public string Setting(string key) => FindSetting(key) ?? throw new Xunit.Sdk.XunitException(
-        $"{Pod.Describe(Container, "env")}: nothing sets {key} (as {SiloConfiguration.EnvironmentPrefix}{key.Replace(":", "__")})");
+        $"{Pod.Describe(Container, "env")}: nothing sets {key} (as {SiloConfiguration.VariableOf(key)})");
 
     public string? FindSetting(string key) => Environment
         .Where(variable => string.Equals(SiloConfiguration.KeyOf(variable.Key), key, StringComparison.OrdinalIgnoreCase))

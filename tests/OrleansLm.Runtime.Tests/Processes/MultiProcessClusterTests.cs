@@ -61,7 +61,7 @@ public sealed class MultiProcessClusterTests(PostgresFixture postgres, ITestOutp
 
         output.WriteLine($"[test] exited {exited.TotalMilliseconds:F0} ms after SIGTERM");
         after.Values.Should().NotContain(leaving.Address);
-        var row = (await TableAsync(cluster)).Single(e => e.Silo == leaving.Address);
+        var row = (await postgres.Server.MembershipAsync(cluster.ClusterId)).Single(e => e.Silo == leaving.Address);
         row.Status.Should().Be(SiloStatus.Dead, "it wrote its own leave");
         row.Suspicions.Should().BeEmpty("nobody had to vote it out");
     }
@@ -102,11 +102,5 @@ public sealed class MultiProcessClusterTests(PostgresFixture postgres, ITestOutp
             await cluster.DisposeAsync();
             throw;
         }
-    }
-
-    private async Task<IReadOnlyList<MembershipEntry>> TableAsync(ProcessCluster cluster)
-    {
-        await using var table = new PostgresMembershipTable(new PostgresMembershipOptions(postgres.Server.ConnectionString(), cluster.ClusterId));
-        return [.. (await table.ReadAllAsync(CancellationToken.None)).Entries.Select(e => e.Entry)];
     }
 }
