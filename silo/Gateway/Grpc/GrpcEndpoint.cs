@@ -3,6 +3,8 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using Microsoft.Extensions.Options;
 using OrleansLm.Protos.Grpc;
+using OrleansLm.Runtime;
+using OrleansLm.Runtime.Grains;
 using OrleansLm.Silo.Metrics;
 
 namespace OrleansLm.Silo.Gateway.Grpc;
@@ -113,6 +115,9 @@ public sealed class GrpcEndpoint(
         KeyNotFoundException notFound => (StatusCode.NotFound, notFound.Message),
         InvalidOperationException conflict => (StatusCode.FailedPrecondition, conflict.Message),
         TimeoutException timeout => (StatusCode.Unavailable, timeout.Message),
+        // A grain's silo is stopping or gone (a rolling restart): the next call finds the grain elsewhere, so the client retries.
+        SiloUnavailableException unavailable => (StatusCode.Unavailable, unavailable.Message),
+        GrainCallException { RemoteType: var type } remote when type == typeof(SiloUnavailableException).FullName => (StatusCode.Unavailable, remote.RemoteMessage),
         _ => (StatusCode.Internal, $"{e.GetType().Name}: {e.Message}"),
     };
 
