@@ -46,24 +46,11 @@ public sealed class CausalSelfAttention : Module
         var v = SplitHeads(qkv.Narrow(2, 2 * d, d));
         if (cache is not null) (k, v) = cache.Append(k, v);         // [B, H, S + T, d_k]
 
-        var scores = q.Matmul(k.Transpose(-2, -1)) / Math.Sqrt(d / heads);            // [B, H, T, S + T]
-        var att = scores.MaskedFill(FutureMask(past, time, x.Device), double.NegativeInfinity).Softmax(-1);
-        var y = attentionDropout.Forward(att).Matmul(v);             // [B, H, T, d_k]
+        var y = Functional.CausalAttention(q, k, v, past, Training ? attentionDropout.P : 0);  // [B, H, T, d_k]
         y = y.Transpose(1, 2).Reshape(batch, time, d);              // [B, T, d]: heads side by side
         return residualDropout.Forward(Projection.Forward(y));
     }
 
     // [B, T, d] → [B, H, T, d_k]
     private Tensor SplitHeads(Tensor x) => x.View(x.Shape[0], x.Shape[1], heads, -1).Transpose(1, 2);
-
-    /// <summary>
-    /// True where key j lies after query i: query i sits at absolute position past + i, so it may see
-    /// keys 0 … past + i. [T, past + T], broadcast over batch and heads.
-    /// </summary>
-    private static Tensor FutureMask(long past, long time, Device device)
-    {
-        var queryPositions = Tensor.Arange(past, past + time, device: device).Unsqueeze(1);  // [T, 1]
-        var keyPositions = Tensor.Arange(0, past + time, device: device).Unsqueeze(0);       // [1, S + T]
-        return keyPositions.Gt(queryPositions);
-    }
 }

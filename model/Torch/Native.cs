@@ -18,6 +18,12 @@ internal static unsafe partial class Native
     [LibraryImport(Library)] internal static partial int olm_set_num_threads(int threads);
     [LibraryImport(Library)] internal static partial int olm_get_num_threads();
     [LibraryImport(Library)] internal static partial int olm_cuda_device_count();
+    [LibraryImport(Library)] internal static partial int olm_cuda_synchronize(int deviceIndex);
+    [LibraryImport(Library)] internal static partial int olm_allow_tf32();
+    [LibraryImport(Library)] internal static partial int olm_set_allow_tf32(int allow);
+    [LibraryImport(Library)] internal static partial int olm_autocast_enter(int deviceType, int dtype, out int previousEnabled, out int previousDtype);
+    [LibraryImport(Library)] internal static partial int olm_autocast_exit(int deviceType, int previousEnabled, int previousDtype);
+    [LibraryImport(Library)] internal static partial int olm_autocast_enabled(int deviceType);
     [LibraryImport(Library)] internal static partial int olm_grad_enabled();
     [LibraryImport(Library)] internal static partial int olm_set_grad_enabled(int enabled);
 
@@ -41,6 +47,8 @@ internal static unsafe partial class Native
     [LibraryImport(Library)] internal static partial IntPtr olm_from_host(void* data, long* shape, long ndim, int dtype, int deviceType, int deviceIndex, int requiresGrad);
     [LibraryImport(Library)] internal static partial IntPtr olm_to(Tensor t, int dtype, int deviceType, int deviceIndex);
     [LibraryImport(Library)] internal static partial IntPtr olm_clone(Tensor t);
+    [LibraryImport(Library)] internal static partial IntPtr olm_empty_pinned(long* shape, long ndim, int dtype);
+    [LibraryImport(Library)] internal static partial int olm_copy_(Tensor self, Tensor source, int nonBlocking);
 
     [LibraryImport(Library)] internal static partial IntPtr olm_view(Tensor t, long* shape, long ndim);
     [LibraryImport(Library)] internal static partial IntPtr olm_reshape(Tensor t, long* shape, long ndim);
@@ -96,6 +104,7 @@ internal static unsafe partial class Native
     [LibraryImport(Library)] internal static partial IntPtr olm_embedding(Tensor weight, Tensor indices, long paddingIndex);
     [LibraryImport(Library)] internal static partial IntPtr olm_layer_norm(Tensor x, long* normalizedShape, long ndim, Tensor? weight, Tensor? bias, double eps);
     [LibraryImport(Library)] internal static partial IntPtr olm_dropout(Tensor x, double p, int train);
+    [LibraryImport(Library)] internal static partial IntPtr olm_causal_attention(Tensor q, Tensor k, Tensor v, long past, double dropoutP);
     [LibraryImport(Library)] internal static partial IntPtr olm_cross_entropy(Tensor logits, Tensor target, long reduction, long ignoreIndex, double labelSmoothing);
 
     [LibraryImport(Library)] internal static partial int olm_set_requires_grad(Tensor t, int requiresGrad);
@@ -127,6 +136,6 @@ internal enum BinaryOp
     Add, Sub, Mul, Div, Pow, Maximum, Minimum, Eq, Ne, Lt, Le, Gt, Ge, LogicalAnd, LogicalOr,
 }
 
-internal enum InPlaceOp { Add, Sub, Mul, Div, Copy, Lerp }
+internal enum InPlaceOp { Add, Sub, Mul, Div, Lerp }
 
 internal enum InPlaceScalarOp { Add, Mul, Fill, ClampMin, ClampMax, Sqrt }

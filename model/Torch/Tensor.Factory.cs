@@ -9,6 +9,16 @@ public sealed partial class Tensor
     public static Tensor Ones(ReadOnlySpan<long> shape, ScalarType dtype = ScalarType.Float32, Device? device = null, bool requiresGrad = false) =>
         Full(shape, 1, dtype, device, requiresGrad);
 
+    /// <summary>
+    /// An uninitialised host tensor in page-locked memory, which CUDA copies to and from directly (and without blocking);
+    /// libtorch refuses it on a machine without CUDA.
+    /// </summary>
+    public static unsafe Tensor EmptyPinned(ReadOnlySpan<long> shape, ScalarType dtype = ScalarType.Float32)
+    {
+        fixed (long* p = shape)
+            return Wrap(Native.olm_empty_pinned(p, shape.Length, (int)dtype));
+    }
+
     public static unsafe Tensor Full(ReadOnlySpan<long> shape, double value, ScalarType dtype = ScalarType.Float32, Device? device = null, bool requiresGrad = false)
     {
         var d = device ?? Device.Cpu;

@@ -108,7 +108,17 @@ public sealed partial class Tensor
     public Tensor SubInPlace(Tensor other, double alpha = 1) => InPlace(InPlaceOp.Sub, other, alpha);
     public Tensor MulInPlace(Tensor other) => InPlace(InPlaceOp.Mul, other);
     public Tensor DivInPlace(Tensor other) => InPlace(InPlaceOp.Div, other);
-    public Tensor CopyFrom(Tensor source) => InPlace(InPlaceOp.Copy, source);
+
+    /// <summary>
+    /// Copies <paramref name="source"/> (broadcast, converted, from any device) into this tensor. With
+    /// <paramref name="nonBlocking"/>, a copy between pinned host memory and a CUDA device is queued rather than waited
+    /// for: synchronise (<see cref="LibTorch.Synchronize"/>) before reading the destination on the host.
+    /// </summary>
+    public Tensor CopyFrom(Tensor source, bool nonBlocking = false)
+    {
+        Native.Check(Native.olm_copy_(this, source, nonBlocking ? 1 : 0));
+        return this;
+    }
 
     /// <summary>this += weight · (end − this).</summary>
     public Tensor LerpInPlace(Tensor end, double weight) => InPlace(InPlaceOp.Lerp, end, weight);

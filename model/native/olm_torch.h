@@ -32,7 +32,7 @@ enum olm_binary_op {
 };
 
 enum olm_inplace_op {
-  OLM_ADD_ = 0, OLM_SUB_, OLM_MUL_, OLM_DIV_, OLM_COPY_, OLM_LERP_
+  OLM_ADD_ = 0, OLM_SUB_, OLM_MUL_, OLM_DIV_, OLM_LERP_
 };
 
 enum olm_inplace_scalar_op {
@@ -49,6 +49,14 @@ OLM_API int olm_set_rng_state(olm_tensor state);
 OLM_API int olm_set_num_threads(int threads);
 OLM_API int olm_get_num_threads(void);
 OLM_API int olm_cuda_device_count(void);
+OLM_API int olm_cuda_synchronize(int device_index);  // waits for the device's queued kernels; -1 = current
+OLM_API int olm_allow_tf32(void);                     // 1 when cuBLAS and cuDNN may use TF32 for Float32
+OLM_API int olm_set_allow_tf32(int allow);
+// Autocast regions (torch.autocast) are per thread: enter and exit on the same one. enter writes the
+// state it replaced, which exit restores.
+OLM_API int olm_autocast_enter(int device_type, int dtype, int* previous_enabled, int* previous_dtype);
+OLM_API int olm_autocast_exit(int device_type, int previous_enabled, int previous_dtype);
+OLM_API int olm_autocast_enabled(int device_type);
 OLM_API int olm_grad_enabled(void);
 OLM_API int olm_set_grad_enabled(int enabled);  // returns the previous mode
 
@@ -80,6 +88,8 @@ OLM_API olm_tensor olm_from_host(const void* data, const int64_t* shape, int64_t
                                  int device_type, int device_index, int requires_grad);
 OLM_API olm_tensor olm_to(olm_tensor t, int dtype, int device_type, int device_index);
 OLM_API olm_tensor olm_clone(olm_tensor t);
+OLM_API olm_tensor olm_empty_pinned(const int64_t* shape, int64_t ndim, int dtype);  // page-locked host memory; needs CUDA
+OLM_API int olm_copy_(olm_tensor self, olm_tensor source, int non_blocking);
 
 // ---- shape ----
 OLM_API olm_tensor olm_view(olm_tensor t, const int64_t* shape, int64_t ndim);
@@ -144,6 +154,8 @@ OLM_API olm_tensor olm_embedding(olm_tensor weight, olm_tensor indices, int64_t 
 OLM_API olm_tensor olm_layer_norm(olm_tensor x, const int64_t* normalized_shape, int64_t ndim,
                                   olm_tensor weight, olm_tensor bias, double eps);
 OLM_API olm_tensor olm_dropout(olm_tensor x, double p, int train);
+// q [B, H, T, d_k] attends to k, v [B, H, S + T, d_k] at or before its own position past + i.
+OLM_API olm_tensor olm_causal_attention(olm_tensor q, olm_tensor k, olm_tensor v, int64_t past, double dropout_p);
 OLM_API olm_tensor olm_cross_entropy(olm_tensor logits, olm_tensor target, int64_t reduction,
                                      int64_t ignore_index, double label_smoothing);
 

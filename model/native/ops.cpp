@@ -76,7 +76,6 @@ void inplace(int op, at::Tensor& self, const at::Tensor& other, double alpha) {
     case OLM_SUB_: self.sub_(other, olm::scalar(alpha)); return;
     case OLM_MUL_: self.mul_(other); return;
     case OLM_DIV_: self.div_(other); return;
-    case OLM_COPY_: self.copy_(other); return;
     case OLM_LERP_: self.lerp_(other, alpha); return;
     default: TORCH_CHECK(false, "unknown in-place op code ", op);
   }
