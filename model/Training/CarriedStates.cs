@@ -37,15 +37,23 @@ internal sealed class CarriedStates(int parts) : IDisposable
         }
     }
 
-    public void LoadStateDict(IReadOnlyDictionary<string, Tensor> tensors)
+    /// <summary>Restores what <see cref="StateDict"/> gave, onto <paramref name="device"/> (the model's).</summary>
+    public void LoadStateDict(IReadOnlyDictionary<string, Tensor> tensors, Device device)
     {
         for (var part = 0; part < states.Length; part++)
         {
             states[part]?.Dispose();
             states[part] = tensors.TryGetValue($"{part}{HiddenSuffix}", out var hidden)
-                ? new RnnState(hidden.Clone(), tensors.GetValueOrDefault($"{part}{CellSuffix}")?.Clone()).DetachFromDisposeScope()
+                ? new RnnState(CopyTo(hidden, device), tensors.TryGetValue($"{part}{CellSuffix}", out var cell) ? CopyTo(cell, device) : null).DetachFromDisposeScope()
                 : null;
         }
+    }
+
+    // A copy of its own: the tensors loaded from a file are disposed with it.
+    private static Tensor CopyTo(Tensor tensor, Device device)
+    {
+        using var moved = tensor.To(device);
+        return moved.Clone();
     }
 
     public void Dispose()

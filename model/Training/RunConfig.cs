@@ -266,10 +266,14 @@ public sealed record TrainingSection(
     int Threads = 0,
     ulong Seed = 1337,
     string? Checkpoint = null,
-    int CheckpointEvery = 0)
+    int CheckpointEvery = 0,
+    string Device = "cpu",
+    Precision Precision = Precision.Fp32,
+    bool Tf32 = false)
 {
     public void Validate()
     {
+        TrainingDevices.Parse(Device);
         ConfigFile.Require(Threads >= 0, "training.threads", $"must be non-negative, got {Threads}");
         ConfigFile.Require(MaxSeconds >= 0 && double.IsFinite(MaxSeconds), "training.max_seconds", $"must be a non-negative number of seconds (0 = no limit), got {MaxSeconds}");
         ConfigFile.Require(CheckpointEvery >= 0, "training.checkpoint_every", $"must be non-negative, got {CheckpointEvery}");
@@ -286,6 +290,6 @@ public sealed record TrainingSection(
     {
         MaxSteps = Steps, MaxDuration = MaxSeconds > 0 ? TimeSpan.FromSeconds(MaxSeconds) : null, EvalEvery = EvalEvery, EvalBatches = EvalBatches, GradientClip = GradClip,
         GradientAccumulation = GradAccumulation, OnNonFinite = OnNonFinite, CheckpointPath = Checkpoint,
-        CheckpointEvery = CheckpointEvery, CheckpointMetadata = checkpointMetadata,
+        CheckpointEvery = CheckpointEvery, CheckpointMetadata = checkpointMetadata, Precision = Precision,
     };
 }

@@ -36,6 +36,9 @@ public sealed record TrainerOptions
 
     public NonFinitePolicy OnNonFinite { get; init; } = NonFinitePolicy.Stop;
 
+    /// <summary>The forward pass's precision; the model's device is wherever its parameters are.</summary>
+    public Precision Precision { get; init; } = Precision.Fp32;
+
     /// <summary>Report a step event every this many steps.</summary>
     public int ReportEvery { get; init; } = 10;
 
@@ -164,7 +167,7 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>Mean loss over batches 0..<paramref name="batches"/>−1 of <paramref name="source"/>, in eval mode.</summary>
-    public double Evaluate(IBatchSource source, int batches) => BatchLoss.Evaluate(model, module, source, batches);
+    public double Evaluate(IBatchSource source, int batches) => BatchLoss.Evaluate(model, module, source, batches, options.Precision);
 
     /// <summary>
     /// Writes the model as a <see cref="ModelFile"/> with the optimizer state, the RNG state and the step beside it,
@@ -196,7 +199,7 @@ public sealed class Trainer : IDisposable
 
         module.LoadStateDict(ModelFile.ModelTensors(content.Tensors));
         optimizer.LoadStateDict(optimizerState);
-        carried.LoadStateDict(OptimizerStateEntries.WithPrefix(content.Tensors, CarriedStatePrefix));
+        carried.LoadStateDict(OptimizerStateEntries.WithPrefix(content.Tensors, CarriedStatePrefix), TrainingDevices.DeviceOf(model.Parameters()));
         LibTorch.SetRngState(rng);
         Step = step;
         return content.Metadata;
@@ -210,7 +213,7 @@ public sealed class Trainer : IDisposable
         var k = options.GradientAccumulation;
         for (var micro = 0; micro < k; micro++)
         {
-            var (microLoss, microTokens) = BatchLoss.Carrying(model, train, Step, micro, k, carried);
+            var (microLoss, microTokens) = BatchLoss.Carrying(model, train, Step, micro, k, carried, options.Precision);
             (microLoss / k).Backward();
             loss += microLoss.ToDouble() / k;
             tokens += microTokens;

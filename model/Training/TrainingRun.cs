@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using OrleansLm.Model.Models;
+using OrleansLm.Model.Nn;
 using OrleansLm.Model.Text;
 using OrleansLm.Model.Torch;
 
@@ -76,6 +77,17 @@ public static class TrainingRun
             LibTorch.ManualSeed(config.TrainingOrDefault.Seed);
             return neural.Build(vocabularySize, config.Data.BlockSize);
         }
+    }
+
+    /// <summary>
+    /// <see cref="BuildModel(RunConfig, int)"/> moved to <paramref name="device"/>: built on the CPU, so that its initial
+    /// values are the same on every device.
+    /// </summary>
+    public static ILanguageModel BuildModel(RunConfig config, int vocabularySize, Device device)
+    {
+        var model = BuildModel(config, vocabularySize);
+        if (device != Device.Cpu) ((Module)model).To(device);
+        return model;
     }
 
     /// <summary>
@@ -178,7 +190,7 @@ public static class TrainingRun
         IProgress<TrainingEvent>? progress, bool resume, Stopwatch clock, CancellationToken cancellation)
     {
         var training = config.TrainingOrDefault;
-        using var model = BuildModel(config, corpus.VocabularySize);
+        using var model = BuildModel(config, corpus.VocabularySize, TrainingDevices.Prepare(training));
         using var optimizer = config.OptimizerOrDefault.Build([.. model.Parameters()]);
         var schedule = config.ScheduleOrDefault.Build(config.OptimizerOrDefault.Lr, training.Steps);
         var metadata = ModelFile.Metadata(config, tokenizer);

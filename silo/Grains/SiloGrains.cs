@@ -1,3 +1,4 @@
+using OrleansLm.Model.Torch;
 using OrleansLm.Runtime.Hosting;
 using OrleansLm.Silo.Runs;
 using OrleansLm.Silo.Serving;
@@ -20,6 +21,7 @@ public static class SiloGrains
     public static void Register(IGrainRuntimeBuilder grains, RunStorage storage, ServedModels? models = null)
     {
         grains.Services.AddSingleton<RunData>();
+        grains.Services.AddSingleton(_ => new GpuLeases(LibTorch.CudaDeviceCount));
         grains.Services.AddSingleton(storage);
         if (models is null) grains.Services.AddSingleton(_ => new ServedModels(new ServingOptions()));
         else grains.Services.AddSingleton(models);

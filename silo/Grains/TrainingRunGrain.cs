@@ -522,7 +522,11 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
         }
     }
 
-    /// <summary>Asks every worker not in the live set to prepare; those that can (a silo with a free device) join.</summary>
+    /// <summary>
+    /// Asks every worker not in the live set to prepare; those that can (a silo with a free device) join. When none is
+    /// live and a worker refused the configuration itself (an ArgumentException: training.device names a GPU its silo
+    /// lacks, say), the run fails with that reason rather than waiting for a worker that could take it.
+    /// </summary>
     private async Task RejoinAsync(List<IWorkerGrain> workers)
     {
         var missing = Enumerable.Range(0, workers.Count).Where(r => !live.Contains(r)).ToArray();
@@ -542,6 +546,8 @@ public sealed class TrainingRunGrain(RunStorage storage, RunData data, ILogger<T
             else
                 logger.LogDebug(prepares[i].Exception?.GetBaseException(), "run {Run}: worker {Rank} could not join", RunId, missing[i]);
         }
+        if (live.Count == 0 && prepares.Select(p => p.Exception?.GetBaseException()).OfType<ArgumentException>().FirstOrDefault() is { } refused)
+            throw refused;
     }
 
     /// <summary>

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using OrleansLm.Model.Models;
+using OrleansLm.Model.Torch;
 using OrleansLm.Model.Training;
 using OrleansLm.Model.Training.Parallel;
 using OrleansLm.Runtime.Grains;
@@ -10,12 +11,14 @@ namespace OrleansLm.Silo.Grains;
 
 /// <summary>
 /// A model replica holding one of its silo's devices: each step it pulls every parameter shard, draws its batch parts
-/// from their data shards, computes their gradient (<see cref="DataParallelReplica"/>) and pushes each slice to the
-/// shard that owns it.
+/// from their data shards, computes their gradient (<see cref="DataParallelReplica"/>) on training.device and pushes
+/// each slice to the shard that owns it. On a GPU silo it claims one of the silo's GPUs (<see cref="GpuLeases"/>) for as
+/// long as it is active; the parameter servers stay on the host.
 /// </summary>
 [SiloRoleConstraint(SiloGrains.WorkerRole, RequiresDevice = true)]
-public sealed class WorkerGrain(RunData data) : Grain, IWorkerGrain
+public sealed class WorkerGrain(RunData data, GpuLeases gpus) : Grain, IWorkerGrain
 {
+    private int? gpu;
     private ILanguageModel? model;
     private DataParallelReplica? replica;
     private IBatchSource? validation;
@@ -31,10 +34,22 @@ public sealed class WorkerGrain(RunData data) : Grain, IWorkerGrain
         var (runId, _) = GetCompoundKey();
         var (_, corpus) = data.Load(config.Data);
         ReleaseReplica();
-        model = TrainingRun.BuildModel(config, corpus.VocabularySize);
+        var training = config.TrainingOrDefault;
+        if (gpu is null && gpus.Count > 0 && TrainingDevices.Parse(training.Device)?.Type != DeviceType.Cpu) gpu = gpus.Claim();
+        Device device;
+        try
+        {
+            device = TrainingDevices.Prepare(training, gpu);
+        }
+        catch (ConfigException e)
+        {
+            DeactivateOnIdle();  // a replica that cannot run here gives its silo's device back at once
+            throw new ArgumentException($"spec.config: {e.Message}", nameof(spec), e);
+        }
+        model = TrainingRun.BuildModel(config, corpus.VocabularySize, device);
         var layout = ParameterLayout.Of(model);
         validation = TrainingRun.BatchSources(config, corpus).Validation;
-        replica = new DataParallelReplica(model, layout, layout.Split(spec.ParameterServers));
+        replica = new DataParallelReplica(model, layout, layout.Split(spec.ParameterServers), training.Precision);
         shards = [.. Enumerable.Range(0, spec.ParameterServers).Select(k => GrainFactory.GetGrain<IParameterServerGrain>(runId, k))];
         dataShards = [.. Enumerable.Range(0, spec.Workers).Select(p => GrainFactory.GetGrain<IDataShardGrain>(runId, p))];
         this.spec = spec;
@@ -83,6 +98,8 @@ public sealed class WorkerGrain(RunData data) : Grain, IWorkerGrain
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         ReleaseReplica();
+        if (gpu is { } held) gpus.Release(held);
+        gpu = null;
         return Task.CompletedTask;
     }
 

@@ -1,6 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using System.Net;
 using System.Security.Cryptography;
+using OrleansLm.Model.Torch;
 using OrleansLm.Runtime.Cluster;
 using OrleansLm.Silo.Grains;
 using OrleansLm.Silo.Runs;
@@ -37,9 +38,12 @@ public sealed class ClusterOptions : IValidatableObject
     /// </summary>
     public string[]? Roles { get; set; }
 
-    /// <summary>Devices this silo offers to workers: each worker grain holds one.</summary>
+    /// <summary>
+    /// Devices this silo offers to workers: each worker grain holds one (a GPU, when the silo has them). Unset, the
+    /// silo's GPU count, or 1 (the CPU) without GPUs.
+    /// </summary>
     [Range(0, 1024)]
-    public int Devices { get; set; } = 1;
+    public int? Devices { get; set; }
 
     /// <summary>
     /// Where runs keep their checkpoints unless they name a directory (each run in a subdirectory named by its id); a
@@ -73,6 +77,6 @@ public sealed class ClusterOptions : IValidatableObject
         AdvertisedHost = AdvertisedHost,
         PostgresConnectionString = string.IsNullOrWhiteSpace(Postgres) ? null : Postgres,
         Roles = Roles ?? [SiloGrains.WorkerRole],
-        Devices = Devices,
+        Devices = Devices ?? Math.Max(1, LibTorch.CudaDeviceCount),
     };
 }

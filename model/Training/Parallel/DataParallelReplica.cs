@@ -26,12 +26,18 @@ public sealed class DataParallelReplica : IDisposable
     private readonly IReadOnlyList<Tensor> parameters;
     private readonly IReadOnlyList<ShardRange> shards;
     private readonly IReadOnlyList<ParameterSegment>[] segments;
+    private readonly Precision precision;
+    private readonly GradientStaging staging;
 
     // Truncated BPTT, per batch part: the detached state part p of step s left goes to slot s % 2, so the state step
     // s − 1 left is still there when step s is computed again (a redone step starts where its first attempt did).
     private readonly Dictionary<int, (CarriedStates States, long?[] Steps)> carried = [];
 
-    public DataParallelReplica(ILanguageModel model, ParameterLayout layout, IReadOnlyList<ShardRange> shards)
+    /// <param name="model">The replica's model, on the device it trains on.</param>
+    /// <param name="layout">The flat parameter vector's layout.</param>
+    /// <param name="shards">The parameter servers' ranges of it.</param>
+    /// <param name="precision">The forward pass's precision.</param>
+    public DataParallelReplica(ILanguageModel model, ParameterLayout layout, IReadOnlyList<ShardRange> shards, Precision precision = Precision.Fp32)
     {
         this.model = model;
         module = model as Module ?? throw new ArgumentException($"{model.GetType().Name} is not a Module", nameof(model));
@@ -39,6 +45,8 @@ public sealed class DataParallelReplica : IDisposable
         layout.RequireCover(shards, nameof(shards));
         this.shards = [.. shards];
         segments = [.. shards.Select(layout.Segments)];
+        this.precision = precision;
+        staging = new GradientStaging(TrainingDevices.DeviceOf(parameters), [.. shards.Select(s => s.Length)]);
     }
 
     /// <summary>Copies shard <paramref name="shard"/>'s values (its slice of the flat vector) into the model's parameters.</summary>
@@ -71,7 +79,7 @@ public sealed class DataParallelReplica : IDisposable
         var start = batch.ContinuesPrevious && partStates.Steps[previous] == step - 1 ? partStates.States[previous] : null;
         var (inputs, targets) = batch.ToTensors();
         var clock = Stopwatch.StartNew();
-        var (loss, tokens, final) = BatchLoss.Compute(model, inputs, targets, start);
+        var (loss, tokens, final) = BatchLoss.Compute(model, inputs, targets, start, precision);
         var forward = clock.Elapsed;
         loss.Backward();
         var backward = clock.Elapsed - forward;
@@ -81,28 +89,19 @@ public sealed class DataParallelReplica : IDisposable
             partStates.Steps[step % 2] = step;
         }
 
-        var slices = new float[shards.Count][];
-        for (var k = 0; k < shards.Count; k++)
-        {
-            slices[k] = new float[shards[k].Length];
-            foreach (var segment in segments[k])
-            {
-                if (parameters[segment.Parameter].Grad is not { } gradient) continue;
-                gradient.Reshape(-1).Narrow(0, segment.Start, segment.Length)
-                    .CopyTo<float>(slices[k].AsSpan((int)segment.ShardOffset, (int)segment.Length));
-            }
-        }
+        var slices = staging.CopyOut(parameters, segments);
         module.ZeroGrad();
         return new ReplicaGradients(loss.ToDouble(), tokens, slices) { Forward = forward, Backward = backward };
     }
 
     /// <summary>Mean loss over batches 0..<paramref name="batches"/>−1 of <paramref name="source"/>, in eval mode, as <see cref="Trainer.Evaluate"/>.</summary>
-    public double Evaluate(IBatchSource source, int batches) => BatchLoss.Evaluate(model, module, source, batches);
+    public double Evaluate(IBatchSource source, int batches) => BatchLoss.Evaluate(model, module, source, batches, precision);
 
     public void Dispose()
     {
         foreach (var (states, _) in carried.Values) states.Dispose();
         carried.Clear();
+        staging.Dispose();
     }
 
     private ShardRange Shard(int shard) =>

@@ -116,7 +116,8 @@ public sealed class ParameterLayout
     {
         using var scope = DisposeScope.Enter();
         using var noGrad = LibTorch.NoGrad();
-        var source = Tensor.FromArray(slice, [slice.Length]);
+        // One host-to-device copy of the whole slice when the parameters are on a GPU, not one per segment.
+        var source = Tensor.FromArray(slice, [slice.Length]).To(TrainingDevices.DeviceOf(parameters));
         // View(-1) writes through to the parameter: the segment's elements of it, flattened row-major.
         foreach (var segment in segments)
             parameters[segment.Parameter].View(-1).Narrow(0, segment.Start, segment.Length)

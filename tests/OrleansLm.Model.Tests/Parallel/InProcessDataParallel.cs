@@ -42,7 +42,7 @@ internal sealed class InProcessDataParallel : IDisposable
         for (var rank = 0; rank < workers; rank++)
         {
             models.Add(TrainingRun.BuildModel(config, corpus.VocabularySize));
-            replicas.Add(new DataParallelReplica(models[rank], Layout, Ranges));
+            replicas.Add(new DataParallelReplica(models[rank], Layout, Ranges, config.TrainingOrDefault.Precision));
         }
     }
 

@@ -34,7 +34,8 @@ internal sealed class ParallelRunFixture : IDisposable
     /// A run with clipping at 0.5 (active on many of the first steps) and a warm-up, so every step's learning rate
     /// differs. With block_size 16, the LSTM's 6 training streams wrap after 26 segments: 50 steps cross a pass.
     /// </summary>
-    public RunConfig Config(string model, string optimizer, int steps = 50, double clip = 0.5) => ConfigFile.Parse<RunConfig>($"""
+    /// <param name="precision">training.precision: fp32 or bf16.</param>
+    public RunConfig Config(string model, string optimizer, int steps = 50, double clip = 0.5, string precision = "fp32") => ConfigFile.Parse<RunConfig>($"""
         data:
           path: {CorpusFile}
           block_size: 16
@@ -50,6 +51,7 @@ internal sealed class ParallelRunFixture : IDisposable
           steps: {steps}
           grad_clip: {clip}
           seed: 7
+          precision: {precision}
         """);
 
     public static Corpus Corpus(RunConfig config) => TrainingRun.LoadData(config.Data).Corpus;
