@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Configuration;
+using OrleansLm.Model.Torch;
 using OrleansLm.Silo.Grains;
 using OrleansLm.Silo.Hosting;
 
@@ -15,6 +16,14 @@ public sealed class ClusterOptionsTests
     [Fact]
     public void ASiloWithoutConfiguredRolesIsAWorker() =>
         Bind([]).ToSiloOptions().Roles.Should().Equal(SiloGrains.WorkerRole);
+
+    [Fact]
+    public void ASiloOffersItsGpusOrElseOneDeviceUnlessDevicesIsSet()
+    {
+        Bind([]).ToSiloOptions().Devices.Should().Be(Math.Max(1, LibTorch.CudaDeviceCount));
+        Bind(new() { ["Cluster:Devices"] = "4" }).ToSiloOptions().Devices.Should().Be(4);
+        Bind(new() { ["Cluster:Devices"] = "0" }).ToSiloOptions().Devices.Should().Be(0, "a silo may offer no device: it then runs no workers");
+    }
 
     private static ClusterOptions Bind(Dictionary<string, string?> settings)
     {
