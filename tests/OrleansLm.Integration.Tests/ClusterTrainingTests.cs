@@ -1,3 +1,4 @@
+using OrleansLm.Model.Torch;
 using OrleansLm.Model.Training;
 using OrleansLm.Silo.Grains;
 using OrleansLm.Testing;
@@ -6,7 +7,8 @@ namespace OrleansLm.Integration.Tests;
 
 /// <summary>
 /// The training grains on two silos in this process (loopback transport, shared in-memory membership): N workers on
-/// batch B/N with K parameter-server shards against the single-process <see cref="Trainer"/> on batch B.
+/// batch B/N with K parameter-server shards against the single-process <see cref="Trainer"/> on batch B; and
+/// training.device and training.precision on silos without a GPU (CI's): workers honour them, or fail the run naming the field.
 /// </summary>
 public sealed class ClusterTrainingTests : IAsyncLifetime
 {
@@ -57,5 +59,49 @@ public sealed class ClusterTrainingTests : IAsyncLifetime
         (await run.Status()).State.Should().Be(RunState.NotStarted);
     }
 
+    [Fact]
+    public async Task AnAutoDeviceBFloat16RunFollowsTheSingleProcessBFloat16Trainer()
+    {
+        var config = Config(new TrainingSection(Steps: 12, EvalEvery: 0, EvalBatches: 2, GradClip: 0.5, Seed: 11, Device: "auto", Precision: Precision.Bf16));
+        var expected = TrainingEquivalence.SingleProcessLosses(config);
+        var fp32 = TrainingEquivalence.SingleProcessLosses(config with { Training = config.TrainingOrDefault with { Precision = Precision.Fp32 } });
+        expected.Should().NotEqual(fp32, "the single-process run's forward pass really ran in BFloat16");
+
+        var run = Cluster[0].GrainFactory.GetGrain<ITrainingRunGrain>("auto-bf16");
+        await run.Start(new RunSpec(ConfigFile.ToJson(config), Workers: 2, ParameterServers: 2));
+        var status = await TrainingEquivalence.RunToEndAsync(run, TimeSpan.FromMinutes(2));
+
+        status.Error.Should().BeNull();
+        status.State.Should().Be(RunState.Completed);
+        status.Losses.Should().HaveCount(expected.Count);
+        // Half batches round their BFloat16 products in other orders than the whole batch does: BFloat16's tolerance, not Float32's.
+        for (var step = 0; step < expected.Count; step++)
+            status.Losses[step].Should().BeApproximately(expected[step], 1e-3 * expected[step], $"step {step}");
+    }
+
+    [Fact]
+    public async Task ACudaRunTrainsOnGpuSilosAndFailsNamingTheFieldOnSilosWithout()
+    {
+        var config = Config(new TrainingSection(Steps: 5, EvalEvery: 0, EvalBatches: 2, Device: "cuda"));
+        var run = Cluster[0].GrainFactory.GetGrain<ITrainingRunGrain>("cuda");
+        await run.Start(new RunSpec(ConfigFile.ToJson(config), Workers: 2, ParameterServers: 1));
+        var status = await TrainingEquivalence.RunToEndAsync(run, TimeSpan.FromMinutes(1));
+
+        if (LibTorch.IsCudaAvailable)
+        {
+            status.State.Should().Be(RunState.Completed);
+        }
+        else
+        {
+            status.State.Should().Be(RunState.Failed);
+            status.Error.Should().Contain("training.device: cuda needs a CUDA device");
+        }
+        await Eventually.HoldsAsync(() => Cluster.Silos.All(s => s.Runtime.DeviceActivations == 0), TimeSpan.FromSeconds(10),
+            "the run's workers give their devices back");
+    }
+
     private RunConfig Config(string family) => TrainingEquivalence.Config(corpusPath, family, steps: 20, batchSize: 4);
+
+    private RunConfig Config(TrainingSection training) =>
+        TrainingEquivalence.Config(corpusPath, "transformer", steps: (int)training.Steps, batchSize: 4) with { Training = training };
 }
