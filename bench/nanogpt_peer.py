@@ -1,6 +1,6 @@
 """PyTorch peer for the model-library benchmark: nanoGPT's CPU recipe on tinyshakespeare, character level.
 
-A GPT written here from the recipe (not nanoGPT's code): 4 layers, 4 heads, 128-d, block 64, batch 12,
+The GPT of gpt_model.py (OrleansLm's Transformer in plain PyTorch) on the recipe: 4 layers, 4 heads, 128-d, block 64, batch 12,
 dropout 0, bias on, tied embeddings; AdamW lr 1e-3, betas (0.9, 0.99), weight decay 0.1 on matrices only,
 grad clip 1.0, linear warm-up 100 steps then cosine to 1e-4 at the last step; init N(0, 0.02) with residual
 projections scaled by 1/sqrt(2 * layers). Val loss is the mean over --eval-batches random val batches.
@@ -13,59 +13,8 @@ import math
 import time
 
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
 
-
-class Block(nn.Module):
-    def __init__(self, d, heads):
-        super().__init__()
-        self.heads = heads
-        self.ln1 = nn.LayerNorm(d)
-        self.qkv = nn.Linear(d, 3 * d)
-        self.proj = nn.Linear(d, d)
-        self.ln2 = nn.LayerNorm(d)
-        self.fc = nn.Linear(d, 4 * d)
-        self.out = nn.Linear(4 * d, d)
-
-    def attention(self, x):
-        b, t, d = x.shape
-        q, k, v = self.qkv(x).split(d, dim=2)
-        q, k, v = (z.view(b, t, self.heads, d // self.heads).transpose(1, 2) for z in (q, k, v))
-        scores = (q @ k.transpose(-2, -1)) / math.sqrt(d // self.heads)
-        mask = torch.ones(t, t, dtype=torch.bool).tril()
-        scores = scores.masked_fill(~mask, float("-inf"))
-        y = scores.softmax(dim=-1) @ v
-        return self.proj(y.transpose(1, 2).contiguous().view(b, t, d))
-
-    def forward(self, x):
-        x = x + self.attention(self.ln1(x))
-        return x + self.out(F.gelu(self.fc(self.ln2(x))))
-
-
-class Gpt(nn.Module):
-    def __init__(self, vocab, block, layers, heads, d):
-        super().__init__()
-        self.tokens = nn.Embedding(vocab, d)
-        self.positions = nn.Embedding(block, d)
-        self.blocks = nn.ModuleList(Block(d, heads) for _ in range(layers))
-        self.ln = nn.LayerNorm(d)
-        self.head = nn.Linear(d, vocab, bias=False)
-        self.head.weight = self.tokens.weight
-        for name, p in self.named_parameters():
-            if name.endswith("bias"):
-                nn.init.zeros_(p)
-            elif p.dim() >= 2:
-                std = 0.02 / math.sqrt(2 * layers) if name.endswith(("proj.weight", "out.weight")) else 0.02
-                nn.init.normal_(p, 0.0, std)
-
-    def forward(self, idx, targets):
-        t = idx.shape[1]
-        x = self.tokens(idx) + self.positions(torch.arange(t))
-        for block in self.blocks:
-            x = block(x)
-        logits = self.head(self.ln(x))
-        return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
+from gpt_model import Gpt, adamw
 
 
 def lr_at(step, iters, lr=1e-3, min_lr=1e-4, warmup=100):
@@ -103,10 +52,7 @@ def main():
         return x, y
 
     model = Gpt(len(chars), block, layers=4, heads=4, d=128)
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
-                                  lr=1e-3, betas=(0.9, 0.99))
+    optimizer = adamw(model, lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1)
     start = time.perf_counter()
     for step in range(args.iters):
         for group in optimizer.param_groups:
