@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using OrleansLm.Model.Nn;
 using OrleansLm.Model.Text;
 using OrleansLm.Model.Torch;
 using OrleansLm.Model.Training;
@@ -10,9 +9,10 @@ namespace OrleansLm.GpuBench;
 internal sealed record LossesResult(string Impl, string Device, string TorchVersion, string Data, JsonNode RunConfig, IReadOnlyList<double> Losses);
 
 /// <summary>
-/// The first steps of a small fixed Transformer run, trained on a device by the single-process <see cref="Trainer"/> as
-/// <c>olm train</c> builds it (model seeded on the CPU, then moved; batches drawn on the CPU, then copied), so that the
-/// losses on CUDA can be held against those on the CPU. Dropout is 0 and TF32 off: the devices differ only by rounding.
+/// The first steps of a small fixed Transformer run with training.device set, trained by the single-process
+/// <see cref="Trainer"/> as <c>olm train</c> builds it (model seeded on the CPU, then moved; batches drawn on the CPU and
+/// moved by the trainer), so that the losses on CUDA can be held against those on the CPU. Dropout is 0, precision fp32
+/// and TF32 off: the devices differ only by rounding.
 /// </summary>
 internal static class LossCheck
 {
@@ -32,19 +32,18 @@ internal static class LossCheck
 
     public static LossesResult Run(Device device, RunConfig config)
     {
+        config = config with { Training = config.TrainingOrDefault with { Device = device.ToString(), Tf32 = false } };
         config.Validate();
-        LibTorch.AllowTF32 = false;
         var synthetic = config.Data.Path == SyntheticPath;
         var corpus = synthetic ? SyntheticCorpus(config.Data.Seed) : TrainingRun.LoadData(config.Data).Corpus;
         var training = config.TrainingOrDefault;
 
-        using var model = TrainingRun.BuildModel(config, corpus.VocabularySize);
-        ((Module)model).To(device);
+        using var model = TrainingRun.BuildModel(config, corpus.VocabularySize, TrainingDevices.Prepare(training));
         using var optimizer = config.OptimizerOrDefault.Build([.. model.Parameters()]);
         var schedule = config.ScheduleOrDefault.Build(config.OptimizerOrDefault.Lr, training.Steps);
         var (train, _) = TrainingRun.BatchSources(config, corpus);
         var losses = new StepLosses();
-        using var trainer = new Trainer(model, optimizer, schedule, new OnDevice(train, device), validation: null, training.ToOptions(null) with { ReportEvery = 1 });
+        using var trainer = new Trainer(model, optimizer, schedule, train, validation: null, training.ToOptions(null) with { ReportEvery = 1 });
         trainer.Run(losses);
 
         var data = synthetic
@@ -60,16 +59,6 @@ internal static class LossCheck
         var tokens = new int[SyntheticLength];
         for (var i = 1; i < tokens.Length; i++) tokens[i] = (3 * tokens[i - 1] + 1 + random.Next(2)) % SyntheticVocabulary;
         return new Corpus(tokens, SyntheticVocabulary);
-    }
-
-    /// <summary>Another source's batches, copied to <paramref name="device"/>.</summary>
-    private sealed class OnDevice(IBatchSource source, Device device) : IBatchSource
-    {
-        public (Tensor Inputs, Tensor Targets) Batch(long index, int part = 0, int parts = 1)
-        {
-            var (inputs, targets) = source.Batch(index, part, parts);
-            return (inputs.To(device), targets.To(device));
-        }
     }
 
     private sealed class StepLosses : IProgress<TrainingEvent>
