@@ -13,10 +13,14 @@ pack="${PACK_DIR:-.gpu}"
 staging="$(mktemp -d)"
 trap 'rm -rf "$staging"' EXIT
 
+# Built in a folder of its own (--artifacts-path): a linux-x64 restore in the checkout's obj/ would change the outputs
+# that the checkout's builds and tests run on. The native shim, which the file does not carry, is the checkout's own
+# Release build (NativeBuildDir; CMake builds it there if it is missing) rather than one compiled to be thrown away.
 dotnet publish bench/OrleansLm.GpuBench -c Release -r linux-x64 --self-contained -p:PublishSingleFile=true \
-  -p:EnableCompressionInSingleFile=true -p:InvariantGlobalization=true -o "$staging" -nologo -v quiet
+  -p:EnableCompressionInSingleFile=true -p:InvariantGlobalization=true --artifacts-path "$staging/artifacts" \
+  -p:NativeBuildDir="$PWD/model/obj/native/Release/" -o "$staging/out" -nologo -v quiet
 mkdir -p "$pack"
-cp "$staging/OrleansLm.GpuBench" "$pack/OrleansLm.GpuBench.tmp"
+cp "$staging/out/OrleansLm.GpuBench" "$pack/OrleansLm.GpuBench.tmp"
 mv "$pack/OrleansLm.GpuBench.tmp" "$pack/OrleansLm.GpuBench"
 size=$(stat -c %s "$pack/OrleansLm.GpuBench")
 echo "packed $pack/OrleansLm.GpuBench: $size bytes ($((size / 1024 / 1024)) MiB; budget $((budget / 1024 / 1024)) MiB)"
