@@ -6,6 +6,7 @@ using OrleansLm.GpuBench;
 using OrleansLm.Model.IO;
 using OrleansLm.Model.Models;
 using OrleansLm.Model.Torch;
+using OrleansLm.Model.Training;
 
 // GPU benchmark (bench/gpu.sh runs it on the GPU machine, packed by bench/gpu-pack.sh):
 //   throughput: tokens/s and MFU of a GPT-2-small-shaped Transformer's training steps on a device, as bench/gpu_peer.py for PyTorch;
@@ -53,7 +54,7 @@ static void MeasureThroughput(CommandLine options)
     var settings = new ThroughputSettings(
         device, new TransformerConfig(options.Int("--vocab", 50304), options.Int("--block", 1024), layers, heads, dim),
         options.Int("--batch", 8), options.Int("--warmup", 10, minimum: 0), options.Int("--steps", 50),
-        options.Choice("--precision", "bf16", "fp32") == "bf16", options.Switch("--tf32"), peak, (ulong)options.Int("--seed", 1337, minimum: 0));
+        options.Choice("--precision", "bf16", "fp32") == "bf16" ? Precision.Bf16 : Precision.Fp32, options.Switch("--tf32"), peak, (ulong)options.Int("--seed", 1337, minimum: 0));
 
     var result = Throughput.Measure(settings);
     Console.WriteLine(Invariant($"{result.Impl} on {result.Device} (libtorch {result.TorchVersion}), {result.Precision}{(result.Tf32 ? " + TF32" : "")}: ") +

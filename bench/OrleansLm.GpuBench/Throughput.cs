@@ -8,7 +8,7 @@ namespace OrleansLm.GpuBench;
 
 /// <summary>What <see cref="Throughput.Measure"/> trains: <paramref name="Model"/> on <paramref name="Device"/>, batches of <paramref name="Batch"/> × block tokens.</summary>
 internal sealed record ThroughputSettings(
-    Device Device, TransformerConfig Model, int Batch, int Warmup, int Steps, bool BFloat16, bool Tf32, double? PeakTflops, ulong Seed);
+    Device Device, TransformerConfig Model, int Batch, int Warmup, int Steps, Precision Precision, bool Tf32, double? PeakTflops, ulong Seed);
 
 /// <summary>One throughput measurement; the JSON fields (snake_case) are bench/gpu_peer.py's.</summary>
 internal sealed record ThroughputResult(
@@ -65,7 +65,7 @@ internal static class Throughput
         var tokensPerSecond = (double)settings.Steps * settings.Batch * config.BlockSize / seconds;
         var flopsPerToken = model.FlopsPerToken(config.BlockSize);
         return new ThroughputResult(
-            "orleanslm", device.ToString(), settings.BFloat16 ? "bf16" : "fp32", settings.Tf32, LibTorch.Version, config.Layers, config.Heads,
+            "orleanslm", device.ToString(), settings.Precision.ToString().ToLowerInvariant(), settings.Tf32, LibTorch.Version, config.Layers, config.Heads,
             config.ModelDimension, config.BlockSize, config.VocabularySize, settings.Batch, settings.Warmup, settings.Steps, settings.Seed,
             model.ParameterCount, flopsPerToken, seconds, seconds / settings.Steps * 1e3, tokensPerSecond, settings.PeakTflops,
             settings.PeakTflops is { } peak ? tokensPerSecond * flopsPerToken / (peak * 1e12) : null, finalLoss, Data);
@@ -83,8 +83,7 @@ internal static class Throughput
         // The mean loss; autocast covers the forward pass only, backward runs outside it (as torch.autocast asks).
         Tensor Forward()
         {
-            if (!settings.BFloat16) return model.Loss(inputs, targets);
-            using var autocast = LibTorch.Autocast(device.Type, ScalarType.BFloat16);
+            using var autocast = TrainingDevices.ForwardPass(device, settings.Precision);
             return model.Loss(inputs, targets);
         }
     }

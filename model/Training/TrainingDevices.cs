@@ -70,6 +70,6 @@ public static class TrainingDevices
     public static Device DeviceOf(IEnumerable<Tensor> parameters) => parameters.FirstOrDefault()?.Device ?? Device.Cpu;
 
     /// <summary>The autocast region a forward pass in <paramref name="precision"/> on <paramref name="device"/> runs in; none for Float32.</summary>
-    internal static AutocastScope? ForwardPass(Device device, Precision precision) =>
+    public static AutocastScope? ForwardPass(Device device, Precision precision) =>
         precision == Precision.Bf16 ? LibTorch.Autocast(device.Type, ScalarType.BFloat16) : null;
 }
